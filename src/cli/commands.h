@@ -1,0 +1,21 @@
+/* The command table. Each command lives in its own file cmd_<name>.c and defines
+ * `int cmd_<name>(int argc, char **argv)` (argv[0] is the command name). */
+#ifndef XGD_CLI_COMMANDS_H
+#define XGD_CLI_COMMANDS_H
+
+typedef int (*cmd_fn)(int argc, char **argv);
+typedef struct { const char *name; cmd_fn fn; const char *summary; } cmd_entry;
+
+/* Declared weak so that the table can list commands whose file is not built yet; such an entry
+ * answers "not available in this build". */
+#define XGD_COMMANDS(X) \
+    X(inspect,  "show a checkpoint's family, shapes, parameter count, dtypes and memory") \
+    X(forward,  "run one forward pass over token ids or text; save logits / hidden states as .npy") \
+    X(init,     "write a random checkpoint folder in Hugging Face format (tiny test models)") \
+    X(tokenize, "encode JSONL text to token ids, or decode ids to text, with a HF tokenizer")
+
+#define X(n, s) int cmd_##n(int argc, char **argv) __attribute__((weak));
+XGD_COMMANDS(X)
+#undef X
+
+#endif
