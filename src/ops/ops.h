@@ -30,6 +30,12 @@ typedef struct {
  * own-kernel path (OpenBLAS sgemm with M=1 is 3-4x slower than gemv); large M f32 goes to sgemm;
  * f16/bf16 weights use the project's own kernels (no wholesale f32 copy of the weight). */
 void xgd_linear(float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b);
+/* bf16 weights with M >= 16: exact by default (f32 activations times bf16 widened to f32, via
+ * f32 panels and sgemm). Fast mode rounds activations to bf16 and uses vdpbf16ps (about 2x the f32
+ * peak, as PyTorch bf16 does; relative error ~1e-3). Turned on by xgd_ops_set_fast_bf16(1) or the
+ * environment variable XGD_BF16_DOT=1; needs avx512bf16 and otherwise falls back to exact. */
+void xgd_ops_set_fast_bf16(int on);
+int xgd_ops_fast_bf16(void);
 /* dx(M,in) += dy·W ; dW (same layout as W, f32) += dyᵀ·x (or its transpose for IN_OUT);
  * db(out) += sum over rows of dy. Any of dx, dW, db may be NULL. */
 void xgd_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
@@ -97,6 +103,11 @@ typedef struct {
 } xgd_rope_scaling;
 enum { XGD_ROPE_DEFAULT = 0, XGD_ROPE_LINEAR, XGD_ROPE_LLAMA3, XGD_ROPE_DYNAMIC };
 void xgd_rope_inv_freq(float *inv_freq, int d, double theta, const xgd_rope_scaling *sc);
+/* Dynamic NTK scaling ("dynamic") for a sequence of seq_len positions: theta grows once seq_len
+ * exceeds sc->original_max_position (set it to config.max_position_embeddings). For seq_len at
+ * or below it this equals the default frequencies, which is what xgd_rope_inv_freq gives for
+ * XGD_ROPE_DYNAMIC. */
+void xgd_rope_inv_freq_dynamic(float *inv_freq, int d, double theta, const xgd_rope_scaling *sc, int64_t seq_len);
 /* Rotate x in place: x (N, nheads, hd) where row n has position pos[n]. interleaved = 0: pairs
  * (i, i+hd/2) (Llama rotate_half); interleaved = 1: pairs (2i, 2i+1) (Cohere). Angles are
  * pos*inv_freq[i] in fp32, cos/sin in fp32, as transformers does. */

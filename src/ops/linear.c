@@ -1,0 +1,115 @@
+/* Linear layers: y = x·Wᵀ + b with W stored f32/f16/bf16 in either layout, and its backward.
+ *
+ * Every product here has the form y(M, n_out) (+)= x(M, n_in) · op(A) for a row-major A that is
+ *   "dot form"  A (n_out, n_in): y[m,o] = x[m,:]·A[o,:]   (nn.Linear forward; Conv1D's dx)
+ *   "axpy form" A (n_in, n_out): y[m,:] += x[m,i]·A[i,:]   (Conv1D forward; nn.Linear's dx)
+ * so one dispatcher (matmul_w) serves the forward pass and dx of both layouts:
+ *   - f32, M small: cblas_sgemv per row (OpenBLAS sgemm with M=1 is 3-4x slower than gemv);
+ *   - f32, M larger: one cblas_sgemm;
+ *   - f16/bf16, M < XGD_SMALL_M: own kernel that converts one weight row at a time (linear_small.c);
+ *   - f16/bf16, larger M: convert a panel of ~2 MB of the weight to f32 and hand it to sgemm, so
+ *     the weight is never converted wholesale and the conversion cost is amortised over M rows;
+ *   - bf16 with the fast mode on (xgd_ops_set_fast_bf16 or XGD_BF16_DOT=1): activations rounded to
+ *     bf16 and vdpbf16ps (linear_bf16dot.c). Off by default: the exact mode matches f32 math of
+ *     f32 activations times bf16 weights widened to f32, which is what the tests compare at 1e-4. */
+#include "ops/ops.h"
+#include "ops/linear_internal.h"
+#include "ops/ops_internal.h"
+#include "base/err.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { F32_GEMV_MAX_M = 3 };
+
+static int g_fast_bf16 = -1;
+
+void xgd_ops_set_fast_bf16(int on) { g_fast_bf16 = on ? 1 : 0; }
+
+int xgd_ops_fast_bf16(void) {
+    if (g_fast_bf16 < 0) {
+        const char *s = getenv("XGD_BF16_DOT");
+        g_fast_bf16 = s && *s && *s != '0';
+    }
+    return g_fast_bf16;
+}
+
+/* f16/bf16 A, M large: panel of A converted to f32, then sgemm. beta is 0 or 1. */
+static void matmul_half_panels(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
+                               int64_t n_out, int64_t n_in, int dotform, float beta) {
+    int64_t w = ((int64_t)(2 << 20) / (4 * n_in)) / 64 * 64;
+    if (w < 64) w = 64;
+    if (w > n_out) w = n_out;
+    float *panel = xgd_aligned_alloc((size_t)(w * n_in) * sizeof(float));
+    const size_t es = xgd_dtype_size(t);
+    for (int64_t o0 = 0; o0 < n_out; o0 += w) {
+        int64_t n = n_out - o0 < w ? n_out - o0 : w;
+        if (dotform) {   /* rows o0..o0+n of A are contiguous: (n, n_in) */
+            xgd_row_to_f32(panel, (const char *)A + (size_t)(o0 * n_in) * es, t, n * n_in);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)n, (int)n_in, 1.0f, x, (int)n_in,
+                        panel, (int)n_in, beta, y + o0, (int)n_out);
+        } else {         /* columns o0..o0+n of every row of A: (n_in, n) */
+            for (int64_t i = 0; i < n_in; i++)
+                xgd_row_to_f32(panel + i * n, (const char *)A + (size_t)(i * n_out + o0) * es, t, n);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)n, (int)n_in, 1.0f, x, (int)n_in,
+                        panel, (int)n, beta, y + o0, (int)n_out);
+        }
+    }
+    free(panel);
+}
+
+/* y(M,n_out) = beta*y + x(M,n_in)·op(A); beta is 0 or 1. */
+static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
+                     int64_t n_out, int64_t n_in, int dotform, float beta) {
+    if (t == XGD_F32) {
+        if (M <= F32_GEMV_MAX_M) {
+            for (int64_t m = 0; m < M; m++)
+                cblas_sgemv(CblasRowMajor, dotform ? CblasNoTrans : CblasTrans, (int)(dotform ? n_out : n_in),
+                            (int)(dotform ? n_in : n_out), 1.0f, A, (int)(dotform ? n_in : n_out), x + m * n_in, 1,
+                            beta, y + m * n_out, 1);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, dotform ? CblasTrans : CblasNoTrans, (int)M, (int)n_out,
+                        (int)n_in, 1.0f, x, (int)n_in, A, (int)(dotform ? n_in : n_out), beta, y, (int)n_out);
+        }
+        return;
+    }
+    if (M < XGD_SMALL_M) {
+        if (beta == 0.0f) memset(y, 0, (size_t)(M * n_out) * sizeof(float));
+        xgd_matmul_small(y, x, M, A, t, n_out, n_in, dotform);
+    } else if (t == XGD_BF16 && xgd_ops_fast_bf16() && xgd_cpu_avx512bf16()) {
+        xgd_matmul_bf16dot(y, x, M, A, n_out, n_in, dotform, beta);
+    } else {
+        matmul_half_panels(y, x, M, A, t, n_out, n_in, dotform, beta);
+    }
+}
+
+void xgd_linear(float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b) {
+    const int64_t N = W->out, K = W->in;
+    float beta = 0.0f;
+    if (b) {
+        for (int64_t m = 0; m < M; m++) memcpy(y + m * N, b, (size_t)N * sizeof(float));
+        beta = 1.0f;
+    }
+    matmul_w(y, x, M, W->data, W->dtype, N, K, W->layout == XGD_W_OUT_IN, beta);
+}
+
+void xgd_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
+                         int64_t M, const xgd_wmat *W) {
+    const int64_t N = W->out, K = W->in;
+    /* dx(M,K) += dy(M,N)·W(N,K): OUT_IN storage is the axpy form, IN_OUT (K,N) the dot form. */
+    if (dx) matmul_w(dx, dy, M, W->data, W->dtype, K, N, W->layout == XGD_W_IN_OUT, 1.0f);
+    if (dW) {
+        if (W->layout == XGD_W_OUT_IN)   /* dW(N,K) += dyᵀ·x */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, dy, (int)N, x, (int)K,
+                        1.0f, dW, (int)K);
+        else                             /* dW(K,N) += xᵀ·dy */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)N, (int)M, 1.0f, x, (int)K, dy, (int)N,
+                        1.0f, dW, (int)N);
+    }
+    if (db) {
+        for (int64_t m = 0; m < M; m++) {
+            const float *r = dy + m * N;
+            for (int64_t o = 0; o < N; o++) db[o] += r[o];
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/* Shared plumbing of the ops layer: when to thread, which CPU features exist, and the few vector
+ * primitives (dot, axpy, half->f32 row conversion) that several ops reuse. Not part of the API. */
+#ifndef XGD_OPS_INTERNAL_H
+#define XGD_OPS_INTERNAL_H
+#include <stdint.h>
+#include "base/dtype.h"
+
+/* Threads worth using for `work` (roughly flops or bytes touched): 1 below ~64k, because an
+ * OpenMP fork/join costs about a microsecond and two threads barely help tiny shapes. */
+int xgd_ops_threads(double work);
+
+/* CPU features, probed once. AVX-512 kernels are compiled per function with target attributes
+ * and only called when these say so; the binary still runs on machines without them.
+ * XGD_NO_AVX512=1 in the environment forces the portable paths (used by the tests). */
+int xgd_cpu_avx512(void);      /* avx512f + avx512bw + avx512vl */
+int xgd_cpu_avx512bf16(void);  /* the above + avx512bf16 (vdpbf16ps) */
+
+/* sum a[i]*b[i], f32 accumulation. */
+float xgd_dot_f32(const float *a, const float *b, int64_t n);
+/* y[i] += s*x[i]. */
+void xgd_axpy_f32(float *y, float s, const float *x, int64_t n);
+/* dst[i] = (f32) src[i] for a row of f32/f16/bf16 weights. */
+void xgd_row_to_f32(float *dst, const void *src, xgd_dtype t, int64_t n);
+
+#endif
