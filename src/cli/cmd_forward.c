@@ -1,0 +1,113 @@
+/* xgd forward: one forward pass over token ids; logits and hidden states to .npy. */
+#include "cli/args.h"
+#include "base/err.h"
+#include "base/npy.h"
+#include "model/runtime.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parse "1,2,3" into ids. */
+static int parse_ids(const char *s, int32_t **ids, int *n) {
+    int cap = 16;
+    *ids = xgd_malloc(sizeof(int32_t) * (size_t)cap);
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < INT32_MIN || v > INT32_MAX) return xgd_fail("--ids: cannot read a token id at '%s'", p);
+        if (*n == cap) *ids = xgd_realloc(*ids, sizeof(int32_t) * (size_t)(cap *= 2));
+        (*ids)[(*n)++] = (int32_t)v;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == ',') p++;
+        else if (*p) return xgd_fail("--ids: unexpected '%c' (expected comma-separated integers)", *p);
+    }
+    if (*n == 0) return xgd_fail("--ids: no token ids given");
+    return 0;
+}
+
+/* Collects (L+1, T, C) hidden states as transformers' output_hidden_states gives them: the
+ * embedding output, each block's output except the last, then the final norm of the last. */
+typedef struct { float *buf; int L, T, C; } hidden_rec;
+
+static void record_hidden(void *user, const xgd_hook_event *ev) {
+    hidden_rec *r = user;
+    int slot = ev->kind == XGD_HOOK_EMBED ? 0 : ev->kind == XGD_HOOK_FINAL_NORM ? r->L : ev->layer + 1;
+    if (ev->kind == XGD_HOOK_RESID_POST && ev->layer == r->L - 1) return; /* replaced by final_norm */
+    memcpy(r->buf + (size_t)slot * (size_t)r->T * (size_t)r->C, ev->x, sizeof(float) * (size_t)r->T * (size_t)r->C);
+}
+
+int cmd_forward(int argc, char **argv) {
+    const char *model = NULL, *ids_s = NULL, *save_logits = NULL, *save_hidden = NULL;
+    const opt_spec opts[] = {
+        {"model", OPT_STR, &model, "MODEL", "checkpoint folder or hub id in the local HF cache"},
+        {"ids", OPT_STR, &ids_s, "1,2,3", "token ids of one sequence"},
+        {"save_logits", OPT_STR, &save_logits, "FILE.npy", "write float32 logits of shape (T, V)"},
+        {"save_hidden", OPT_STR, &save_hidden, "FILE.npy", "write float32 hidden states (L+1, T, C): embeddings, each block's output, the last after the final norm (as transformers' output_hidden_states)"},
+        {0},
+    };
+    const cmd_spec spec = {"forward", "xgd forward --model MODEL --ids 1,2,3 [--save-logits FILE.npy] [--save-hidden FILE.npy]",
+        "Runs one forward pass and prints a JSON summary with the top-5 next tokens at the last position.", opts, 0, 0};
+    const char *pos[1];
+    int npos, r = args_parse(&spec, argc, argv, pos, &npos);
+    if (r != 0) return r < 0 ? 2 : 0;
+    if (args_require(&spec, "model", model) || args_require(&spec, "ids", ids_s)) return 2;
+    int32_t *ids;
+    int T;
+    if (parse_ids(ids_s, &ids, &T) != 0) { free(ids); return cli_error(); }
+    xgd_model *m;
+    if (xgd_model_load(&m, model) != 0) { free(ids); return cli_error(); }
+    const xgd_hparams *hp = &m->hp;
+    int64_t V = hp->vocab;
+    float *logits = xgd_malloc(sizeof(float) * (size_t)T * (size_t)V);
+    hidden_rec hr = {NULL, hp->n_layer, T, hp->hidden};
+    xgd_hooks hooks = {0};
+    if (save_hidden) {
+        hr.buf = xgd_calloc((size_t)(hp->n_layer + 1) * (size_t)T * (size_t)hp->hidden, sizeof(float));
+        xgd_hooks_add(&hooks, "embed", record_hidden, &hr);
+        xgd_hooks_add(&hooks, "layer.*.resid_post", record_hidden, &hr);
+        xgd_hooks_add(&hooks, "final_norm", record_hidden, &hr);
+    }
+    xgd_state *s = xgd_state_new(m, 1, T);
+    xgd_fwd f = {.ids = ids, .T = T, .logits = logits, .all_logits = 1, .hooks = &hooks};
+    int rc = xgd_forward(s, &f);
+    if (rc == 0 && save_logits) { int64_t sh[2] = {T, V}; rc = xgd_npy_write(save_logits, XGD_F32, logits, 2, sh); }
+    if (rc == 0 && save_hidden) { int64_t sh[3] = {hp->n_layer + 1, T, hp->hidden}; rc = xgd_npy_write(save_hidden, XGD_F32, hr.buf, 3, sh); }
+    if (rc == 0) {
+        /* top-5 at the last position, with softmax probabilities */
+        const float *z = logits + (size_t)(T - 1) * (size_t)V;
+        double mx = -INFINITY, sum = 0;
+        for (int64_t v = 0; v < V; v++) if (z[v] > mx) mx = z[v];
+        for (int64_t v = 0; v < V; v++) sum += exp((double)z[v] - mx);
+        int top[5], k = V < 5 ? (int)V : 5;
+        for (int i = 0; i < k; i++) {
+            int best = -1;
+            for (int64_t v = 0; v < V; v++) {
+                int used = 0;
+                for (int j = 0; j < i; j++) used |= top[j] == v;
+                if (!used && (best < 0 || z[v] > z[best])) best = (int)v;
+            }
+            top[i] = best;
+        }
+        printf("{\"model\": \"%s\", \"family\": \"%s\", \"tokens\": %d, \"logits\": {\"shape\": [%d, %lld], \"dtype\": \"float32\"",
+               m->path, m->fam->model_type, T, T, (long long)V);
+        if (save_logits) printf(", \"file\": \"%s\"", save_logits);
+        printf("}");
+        if (save_hidden) printf(", \"hidden\": {\"shape\": [%d, %d, %d], \"dtype\": \"float32\", \"file\": \"%s\"}", hp->n_layer + 1, T, hp->hidden, save_hidden);
+        printf(", \"top5\": [");
+        for (int i = 0; i < k; i++)
+            printf("%s{\"id\": %d, \"logit\": %.6g, \"prob\": %.6g}", i ? ", " : "", top[i], z[top[i]], exp((double)z[top[i]] - mx) / sum);
+        printf("]}\n");
+    }
+    xgd_state_free(s);
+    free(hr.buf);
+    free(logits);
+    free(ids);
+    xgd_model_free(m);
+    return rc == 0 ? 0 : cli_error();
+}
