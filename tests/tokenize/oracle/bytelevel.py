@@ -1,0 +1,27 @@
+"""xgd tokenize vs the JS oracle on Llama-3 and GPT-2 (see test_oracle_bytelevel.sh)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cases import adversarial, rtp_lx_prompts  # noqa: E402
+from compare import compare_tokenizer, main_exit  # noqa: E402
+
+SHARED = os.environ["XGD_SHARED"]
+TMP = os.environ["XGD_TMP"]
+
+
+def main():
+    texts = rtp_lx_prompts(SHARED) + adversarial()
+    print(f"{len(texts)} texts (28 RTP-LX locales + adversarial strings)")
+    tok_dir = os.path.join(SHARED, "models", "tokenizers")
+    reports = [
+        compare_tokenizer("llama3", os.path.join(tok_dir, "llama3", "tokenizer.json"), texts, TMP,
+                          special_ids=(128000, 128001)),
+        compare_tokenizer("gpt2", os.path.join(tok_dir, "gpt2", "vocab.json"), texts, TMP,
+                          special_ids=(50256, 50256)),
+    ]
+    main_exit(reports)
+
+
+if __name__ == "__main__":
+    main()

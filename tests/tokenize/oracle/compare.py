@@ -1,0 +1,125 @@
+"""Runs `xgd tokenize` and the JS oracle (encode.mjs) over the same texts and compares the results.
+
+Each tool runs once per mode over one JSONL file holding every text (so one process per tokenizer
+and mode, never one per text). Modes: encode with add_special_tokens false and true; decode of the
+oracle's ids (plus the same ids wrapped in the tokenizer's special tokens) with
+skip_special_tokens false and true. Any difference is a failure; the first few of each mode are
+printed with the text and both outputs."""
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENCODE_MJS = os.path.join(HERE, "encode.mjs")
+SHOW = 5  # mismatches printed per mode
+
+
+def run(cmd, what):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        err = p.stderr.decode("utf-8", "replace").strip()[-2000:]
+        raise RuntimeError(f"{what} failed (exit {p.returncode}): {' '.join(cmd)}\n{err}")
+    return [l for l in p.stdout.decode("utf-8").split("\n") if l.strip() != ""]
+
+
+def oracle(tokenizer, jsonl, flags):
+    return run(["node", ENCODE_MJS, "--tokenizer", tokenizer, "--jsonl", jsonl] + flags, "oracle")
+
+
+def xgd(tokenizer, jsonl, flags):
+    exe = os.environ["XGD"]
+    return run([exe, "tokenize", "--tokenizer", tokenizer, "--jsonl", jsonl] + flags, "xgd tokenize")
+
+
+def short(v, n=240):
+    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    return s if len(s) <= n else s[:n] + f"... ({len(s)} chars)"
+
+
+def first_diff(a, b):
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+class Report:
+    """Counts and prints mismatches per mode."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failures = 0
+        self.checked = 0
+
+    def compare(self, mode, inputs, want_lines, got_lines, key=None):
+        if len(want_lines) != len(got_lines):
+            print(f"[{self.name}] {mode}: the oracle printed {len(want_lines)} lines, xgd {len(got_lines)}")
+            self.failures += 1
+            return
+        bad = []
+        for i, (w, g) in enumerate(zip(want_lines, got_lines)):
+            wv, gv = json.loads(w), json.loads(g)
+            if key:
+                gv = gv.get(key) if isinstance(gv, dict) else gv
+                wv = wv[key]
+            if wv != gv:
+                bad.append((i, wv, gv))
+        self.checked += len(want_lines)
+        if not bad:
+            print(f"[{self.name}] {mode}: {len(want_lines)} identical")
+            return
+        self.failures += len(bad)
+        print(f"[{self.name}] {mode}: {len(bad)} of {len(want_lines)} differ; first {min(SHOW, len(bad))}:")
+        for i, wv, gv in bad[:SHOW]:
+            print(f"  #{i} input: {short(inputs[i])}")
+            if isinstance(wv, list) and isinstance(gv, list):
+                d = first_diff(wv, gv)
+                print(f"     first difference at index {d}")
+            print(f"     oracle: {short(wv)}")
+            print(f"     xgd:    {short(gv)}")
+
+
+def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=()):
+    """Encode texts both ways (special tokens off/on), then decode the oracle's ids both ways.
+    special_ids wrap every id list once more for the decode checks (skip_special_tokens)."""
+    rep = Report(name)
+    tj = os.path.join(tmp, f"{name}.text.jsonl")
+    with open(tj, "w", encoding="utf-8") as fh:
+        for t in texts:
+            fh.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+    try:
+        encoded = None
+        for flags, mode in (([], "encode"), (["--add-special-tokens"], "encode add_special_tokens")):
+            want = oracle(tokenizer, tj, flags)
+            got = xgd(tokenizer, tj, flags)
+            rep.compare(mode, texts, want, got)
+            if encoded is None:
+                encoded = [json.loads(l) for l in want]
+        id_lists = [ids for ids in encoded if ids]
+        if special_ids:
+            sp = list(special_ids)
+            id_lists += [sp[:1] + ids + sp[1:] for ids in encoded[:2000] if ids]
+        ij = os.path.join(tmp, f"{name}.ids.jsonl")
+        with open(ij, "w", encoding="utf-8") as fh:
+            for ids in id_lists:
+                fh.write(json.dumps({"ids": ids}) + "\n")
+        for flags, mode in ((["--decode"], "decode"),
+                            (["--decode", "--skip-special-tokens"], "decode skip_special_tokens")):
+            want = oracle(tokenizer, ij, flags)
+            got = xgd(tokenizer, ij, flags)
+            rep.compare(mode, id_lists, want, got, key="text")
+    except RuntimeError as e:
+        print(f"[{name}] {e}")
+        rep.failures += 1
+    return rep
+
+
+def main_exit(reports):
+    total = sum(r.failures for r in reports)
+    checked = sum(r.checked for r in reports)
+    if total:
+        print(f"FAIL: {total} mismatches (or errors) over {checked} comparisons")
+        sys.exit(1)
+    print(f"OK: {checked} comparisons identical")
+    sys.exit(0)
