@@ -43,7 +43,7 @@ def bf16_bits_to_f32(bits):
 
 def f32_to_bf16_bits(x):
     """float32 -> uint16 bf16 bits, round to nearest even; NaN -> 0x7FC0 (torch's rule)."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = np.array(x, dtype=np.float32, order="C")
     u = x.view(np.uint32).astype(np.uint64)
     r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
     return np.where(np.isnan(x), np.uint16(0x7FC0), r).astype(np.uint16)
@@ -110,7 +110,7 @@ def read_file(path, names=None, raw_bf16=False):
             continue
         b, e = info["data_offsets"]
         arr = np.frombuffer(data[start + b:start + e].tobytes(), dtype=_NP[info["dtype"]])
-        arr = arr.reshape(info["shape"])
+        arr = arr.reshape(tuple(info["shape"]))
         if info["dtype"] == "BF16" and not raw_bf16:
             arr = bf16_bits_to_f32(arr)
         out[name] = arr
@@ -130,11 +130,11 @@ def save_file(tensors, path, metadata=None):
         if isinstance(t, BF16):
             dt, buf, shape = "BF16", t.bits.astype("<u2").tobytes(), list(t.shape)
         else:
-            a = np.ascontiguousarray(t)
+            a = np.asarray(t)  # (not ascontiguousarray: it turns 0-d scalars into shape (1,))
             if a.dtype not in _FROM_NP:
                 raise SafetensorsError(f"tensor {name}: numpy dtype {a.dtype} has no safetensors dtype")
             dt = _FROM_NP[a.dtype]
-            buf, shape = a.astype(_NP[dt]).tobytes(), list(a.shape)
+            buf, shape = a.astype(_NP[dt]).tobytes(order="C"), list(a.shape)
         items.append((dt, name, shape, buf))
     items.sort(key=lambda it: (-_ENUM.index(it[0]), it[1]))
     meta = {"format": "pt"}
