@@ -1,6 +1,7 @@
 /* xgd forward: one forward pass over token ids; logits and hidden states to .npy. */
 #include "cli/args.h"
 #include "base/err.h"
+#include "base/fs.h"
 #include "base/npy.h"
 #include "model/runtime.h"
 #include <errno.h>
@@ -42,16 +43,29 @@ static void record_hidden(void *user, const xgd_hook_event *ev) {
     memcpy(r->buf + (size_t)slot * (size_t)r->T * (size_t)r->C, ev->x, sizeof(float) * (size_t)r->T * (size_t)r->C);
 }
 
+/* --save-acts: every hook point to DIR/<name>.npy, (T, D) for the single sequence. */
+typedef struct { const char *dir; int failed; } acts_rec;
+
+static void record_act(void *user, const xgd_hook_event *ev) {
+    acts_rec *r = user;
+    char name[64], path[4200];
+    xgd_hook_name(name, sizeof name, ev->kind, ev->layer);
+    snprintf(path, sizeof path, "%s/%s.npy", r->dir, name);
+    int64_t sh[2] = {(int64_t)ev->B * ev->T, ev->D};
+    if (xgd_npy_write(path, XGD_F32, ev->x, 2, sh) != 0) r->failed = 1;
+}
+
 int cmd_forward(int argc, char **argv) {
-    const char *model = NULL, *ids_s = NULL, *save_logits = NULL, *save_hidden = NULL;
+    const char *model = NULL, *ids_s = NULL, *save_logits = NULL, *save_hidden = NULL, *save_acts = NULL;
     const opt_spec opts[] = {
         {"model", OPT_STR, &model, "MODEL", "checkpoint folder or hub id in the local HF cache"},
         {"ids", OPT_STR, &ids_s, "1,2,3", "token ids of one sequence"},
         {"save_logits", OPT_STR, &save_logits, "FILE.npy", "write float32 logits of shape (T, V)"},
         {"save_hidden", OPT_STR, &save_hidden, "FILE.npy", "write float32 hidden states (L+1, T, C): embeddings, each block's output, the last after the final norm (as transformers' output_hidden_states)"},
+        {"save_acts", OPT_STR, &save_acts, "DIR", "write every hook point as DIR/<name>.npy (T, D): embed, layer.N.attn_out, layer.N.mlp.pre_act, layer.N.mlp.post_act, layer.N.resid_post, final_norm, logits"},
         {0},
     };
-    const cmd_spec spec = {"forward", "xgd forward --model MODEL --ids 1,2,3 [--save-logits FILE.npy] [--save-hidden FILE.npy]",
+    const cmd_spec spec = {"forward", "xgd forward --model MODEL --ids 1,2,3 [--save-logits FILE.npy] [--save-hidden FILE.npy] [--save-acts DIR]",
         "Runs one forward pass and prints a JSON summary with the top-5 next tokens at the last position.", opts, 0, 0};
     const char *pos[1];
     int npos, r = args_parse(&spec, argc, argv, pos, &npos);
@@ -73,9 +87,17 @@ int cmd_forward(int argc, char **argv) {
         xgd_hooks_add(&hooks, "layer.*.resid_post", record_hidden, &hr);
         xgd_hooks_add(&hooks, "final_norm", record_hidden, &hr);
     }
+    acts_rec ar = {save_acts, 0};
+    if (save_acts) {
+        if (xgd_mkdir_p(save_acts) != 0) { free(ids); free(logits); free(hr.buf); xgd_model_free(m); return cli_error(); }
+        static const char *points[] = {"embed", "layer.*.attn_out", "layer.*.mlp.pre_act", "layer.*.mlp.post_act",
+                                       "layer.*.resid_post", "final_norm", "logits"};
+        for (size_t i = 0; i < sizeof points / sizeof points[0]; i++) xgd_hooks_add(&hooks, points[i], record_act, &ar);
+    }
     xgd_state *s = xgd_state_new(m, 1, T);
     xgd_fwd f = {.ids = ids, .T = T, .logits = logits, .all_logits = 1, .hooks = &hooks};
     int rc = xgd_forward(s, &f);
+    if (rc == 0 && ar.failed) rc = -1;
     if (rc == 0 && save_logits) { int64_t sh[2] = {T, V}; rc = xgd_npy_write(save_logits, XGD_F32, logits, 2, sh); }
     if (rc == 0 && save_hidden) { int64_t sh[3] = {hp->n_layer + 1, T, hp->hidden}; rc = xgd_npy_write(save_hidden, XGD_F32, hr.buf, 3, sh); }
     if (rc == 0) {
