@@ -40,9 +40,15 @@ size_t xgd_ckpt_count(const xgd_ckpt *c);
 const xgd_tensor *xgd_ckpt_at(const xgd_ckpt *c, size_t i);
 /* Find by exact name; NULL if absent. */
 const xgd_tensor *xgd_ckpt_find(const xgd_ckpt *c, const char *name);
+/* (Added) On NULL, find also records a message (xgd_errmsg): "no tensor named X", or, for a tensor
+ * stored with a dtype the toolkit cannot compute with (F8_*, F4, F6_*, C64; such files still open
+ * and those tensors are left out of count/at), which dtype it has. This returns that dtype's
+ * safetensors spelling, or NULL when the name is absent or usable. */
+const char *xgd_ckpt_unsupported_dtype(const xgd_ckpt *c, const char *name);
 /* "safetensors", "safetensors (sharded, N files)", "pytorch .bin", ... */
 const char *xgd_ckpt_format(const xgd_ckpt *c);
 /* The __metadata__ of the (first) safetensors file as a JSON object text, or NULL. */
+const char *xgd_ckpt_metadata(const xgd_ckpt *c);
 
 /* ---- safetensors, one file ------------------------------------------------------------------ */
 /* Validate and map one file. Rejections (each a clear message naming the file): shorter than 8

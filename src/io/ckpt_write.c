@@ -1,0 +1,132 @@
+/* Writing a model folder's weights as transformers' save_pretrained does (it delegates the split to
+ * huggingface_hub's split_state_dict_into_shards_factory):
+ *   - walk the tensors in the given (state-dict) order; a tensor larger than the limit gets a shard
+ *     of its own, appended at once; otherwise, if it would push the current shard over the limit,
+ *     the current shard is closed first; total_size sums all byte sizes;
+ *   - one shard -> model.safetensors and no index; else model-%05d-of-%05d.safetensors (1-based, in
+ *     the order shards were closed) plus model.safetensors.index.json =
+ *     json.dumps({"metadata": {"total_size": N}, "weight_map": {...}}, indent=2, sort_keys=True)+"\n".
+ * Stale weight files from an earlier save (other shard names, or the single file vs. the index) are
+ * removed afterwards, as transformers does, so that the folder's search order cannot pick old
+ * weights. Each file is written atomically; the index is written after its shards. */
+#include "io/io_internal.h"
+#include "base/err.h"
+#include <dirent.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Shard index (0-based, in the reference's shard-list order) for each tensor; returns the count.
+ * A lone oversized tensor joins the list at once, the open shard only when it closes, so shards
+ * get a provisional group id first and their final position when they enter the list. */
+static size_t split_like_hf(const xgd_tensor *t, size_t n, uint64_t max, size_t *shard_of) {
+    const size_t NONE = (size_t)-1;
+    size_t *final = xgd_malloc((n ? n : 1) * sizeof *final), groups = 0, listed = 0, open = NONE;
+    uint64_t open_size = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t sz = t[i].nbytes;
+        if (max && sz > max) { final[groups] = listed++; shard_of[i] = groups++; continue; }
+        if (open != NONE && open_size + sz > max && max) { final[open] = listed++; open = NONE; open_size = 0; }
+        if (open == NONE) open = groups++;
+        shard_of[i] = open;
+        open_size += sz;
+    }
+    if (open != NONE) final[open] = listed++;
+    for (size_t i = 0; i < n; i++) shard_of[i] = final[shard_of[i]];
+    free(final);
+    return listed;
+}
+
+static int is_shard_name(const char *nm) {
+    unsigned a, b;
+    int len = 0;
+    return sscanf(nm, "model-%5u-of-%5u.safetensors%n", &a, &b, &len) == 2 && (size_t)len == strlen(nm) &&
+           strlen(nm) == strlen("model-00001-of-00001.safetensors");
+}
+
+/* Remove weight files of an earlier save that are not in `keep` (a NULL-terminated list). */
+static void remove_stale(const char *dir, const char *const *keep) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strcmp(nm, "model.safetensors") != 0 && strcmp(nm, "model.safetensors.index.json") != 0 && !is_shard_name(nm))
+            continue;
+        int kept = 0;
+        for (size_t i = 0; keep[i]; i++) kept |= strcmp(keep[i], nm) == 0;
+        if (kept) continue;
+        char *p = xgd_path_join(dir, nm);
+        unlink(p);
+        free(p);
+    }
+    closedir(d);
+}
+
+static int write_index(const char *dir, const xgd_tensor *t, size_t n, const size_t *shard_of, char **names, uint64_t total) {
+    json_t *wm = json_object(), *root = json_object(), *meta = json_object();
+    for (size_t i = 0; i < n; i++) json_object_set_new(wm, t[i].name, json_string(names[shard_of[i]]));
+    json_object_set_new(meta, "total_size", json_integer((json_int_t)total));
+    json_object_set_new(root, "metadata", meta);
+    json_object_set_new(root, "weight_map", wm);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(root);
+    if (!text) return xgd_fail("%s: cannot encode the shard index", dir);
+    size_t len = strlen(text);
+    text = xgd_realloc(text, len + 2);
+    text[len] = '\n';
+    char *p = xgd_path_join(dir, "model.safetensors.index.json");
+    int rc = xgd_write_file_atomic(p, text, len + 1);
+    free(p);
+    free(text);
+    return rc;
+}
+
+int xgd_ckpt_write_folder(const char *dir, const xgd_tensor *tensors, size_t n, uint64_t max_shard_bytes) {
+    if (xgd_mkdir_p(dir) != 0) return -1;
+    size_t *shard_of = xgd_malloc((n ? n : 1) * sizeof *shard_of);
+    size_t ns = split_like_hf(tensors, n, max_shard_bytes, shard_of);
+    int rc = 0;
+    if (ns <= 1) {
+        char *p = xgd_path_join(dir, "model.safetensors");
+        rc = xgd_st_write(p, tensors, n, NULL);
+        free(p);
+        const char *keep[] = {"model.safetensors", NULL};
+        if (rc == 0) remove_stale(dir, keep);
+        free(shard_of);
+        return rc;
+    }
+    char **names = xgd_calloc(ns + 2, sizeof *names);
+    xgd_tensor *part = xgd_malloc(n * sizeof *part);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) total += tensors[i].nbytes;
+    for (size_t s = 0; s < ns && rc == 0; s++) {
+        names[s] = xgd_malloc(64);
+        snprintf(names[s], 64, "model-%05zu-of-%05zu.safetensors", s + 1, ns);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (shard_of[i] == s) part[k++] = tensors[i];
+        char *p = xgd_path_join(dir, names[s]);
+        rc = xgd_st_write(p, part, k, NULL);
+        free(p);
+    }
+    if (rc == 0) {
+        /* an old single file would win the folder search order over the index: drop it first */
+        char *old = xgd_path_join(dir, "model.safetensors");
+        unlink(old);
+        free(old);
+        rc = write_index(dir, tensors, n, shard_of, names, total);
+    }
+    if (rc == 0) {
+        names[ns] = "model.safetensors.index.json";
+        remove_stale(dir, (const char *const *)names);
+        names[ns] = NULL;
+    }
+    for (size_t s = 0; s < ns; s++) free(names[s]);
+    free(names);
+    free(part);
+    free(shard_of);
+    return rc;
+}
