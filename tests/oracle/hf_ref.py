@@ -6,7 +6,8 @@ torch float32 (or float64 if asked); bf16/f16 weights are widened on load, as `f
 torch_dtype=torch.float32)` would.
 
 API
-  m = load(folder)                           config.json + safetensors (single or sharded)
+  m = load(folder)                           config.json + safetensors (single or sharded), else
+                                             pytorch_model.bin via torch.load(weights_only=True)
   out = forward(m, input_ids, attention_mask=None, past=None, positions=None, labels=None, ...)
   logits, hidden, acts = out                 (out.past, out.loss, out.enc_hidden also exist)
   generate_greedy(m, input_ids, attention_mask=None, max_new_tokens=8)
@@ -201,10 +202,29 @@ class Model:
         return name in self.w
 
 
+def _read_bin(folder):
+    """pytorch_model.bin (or its sharded index) via torch.load with weights_only (no code execution)."""
+    index = os.path.join(folder, "pytorch_model.bin.index.json")
+    if os.path.exists(index):
+        with open(index) as f:
+            files = sorted(set(json.load(f)["weight_map"].values()))
+    else:
+        files = ["pytorch_model.bin"]
+    arrays, dtypes = {}, {}
+    for fn in files:
+        sd = torch.load(os.path.join(folder, fn), map_location="cpu", weights_only=True)
+        for k, t in sd.items():
+            dtypes[k] = str(t.dtype).replace("torch.", "")
+            arrays[k] = t.float().numpy() if t.is_floating_point() else t.numpy()
+    return arrays, dtypes
+
+
 def load(folder, dtype=torch.float32):
     with open(os.path.join(folder, "config.json")) as f:
         cfg = parse_config(json.load(f))
-    arrays, file_dtypes = read_folder(folder)
+    has_st = any(os.path.exists(os.path.join(folder, n))
+                 for n in ("model.safetensors", "model.safetensors.index.json"))
+    arrays, file_dtypes = read_folder(folder) if has_st else _read_bin(folder)
     fam, pre = cfg["family"], _PREFIX[cfg["family"]]
     w = {}
     for name, arr in arrays.items():

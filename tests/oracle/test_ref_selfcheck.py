@@ -210,6 +210,13 @@ def test_models(tmp):
     st.save_file({k.replace("transformer.", ""): v for k, v in t.items()}, os.path.join(dst, "model.safetensors"))
     close(hf_ref.forward(hf_ref.load(dst), ids).logits, hf_ref.forward(hf_ref.load(src), ids).logits, 0,
           "gpt2 without prefix")
+    # the same weights as a legacy pytorch_model.bin (torch.save zip), read with torch.load(weights_only)
+    dbin = os.path.join(tmp, "gpt2-bin")
+    os.makedirs(dbin)
+    shutil.copy(os.path.join(src, "config.json"), dbin)
+    torch.save({k: torch.from_numpy(v.copy()) for k, v in t.items()}, os.path.join(dbin, "pytorch_model.bin"))
+    close(hf_ref.forward(hf_ref.load(dbin), ids).logits, hf_ref.forward(hf_ref.load(src), ids).logits, 0,
+          "gpt2 from pytorch_model.bin")
     check_t5(os.path.join(tmp, "mt5"))
     check_xlmr(os.path.join(tmp, "xlm-roberta"))
 
