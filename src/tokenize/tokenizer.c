@@ -237,7 +237,13 @@ static int encode_body(const xgd_tokenizer *t, const char *text, size_t len, xgd
     w->cap = len + 1;
     w->s = xgd_malloc(len + 1); w->o0 = xgd_malloc((len + 1) * sizeof *w->o0); w->o1 = xgd_malloc((len + 1) * sizeof *w->o1);
     memcpy(w->s, text, len); w->s[len] = 0; w->n = len;
-    for (size_t k = 0; k < len; k++) { w->o0[k] = (int32_t)k; w->o1[k] = (int32_t)k + 1; }
+    /* every byte of a char maps to the whole char: a token holding part of a char (byte-level
+     * BPE) reports the char's span, as HF's char-aligned offsets do */
+    for (size_t k = 0; k < len;) {
+        size_t l = (size_t)tk_utf8_len((uint8_t)text[k]);
+        for (size_t q = k; q < k + l; q++) { w->o0[q] = (int32_t)k; w->o1[q] = (int32_t)(k + l); }
+        k += l;
+    }
     /* 1. added tokens on the raw text; 2. normalize the rest, then the normalized added tokens */
     tk_added_split(&t->added, 0, whole, &p1);
     for (size_t k = 0; k < p1.n; k++) {
