@@ -115,7 +115,7 @@ char *xgd_resolve_model(const char *arg) {
     }
     if (!found) {
         if (nr == 0) note(log, sizeof log, "Hugging Face cache", "HF_HUB_CACHE, HF_HOME and HOME are all unset");
-        xgd_fail("model '%s' not found: not a local path (%s), and not in the Hugging Face cache; looked in: %s", arg, arg, log);
+        xgd_fail("model '%s' not found: no such local path, and not in the Hugging Face cache; looked in: %s", arg, log);
     }
     return found;
 }

@@ -399,8 +399,8 @@ static int step(vm *m) {
     default: {
         char msg[96];
         m->pos--;
-        snprintf(msg, sizeof msg, "opcode 0x%02x%s%c%s is not allowed", op, op >= 0x20 && op < 0x7f ? " ('" : "",
-                 op >= 0x20 && op < 0x7f ? op : ' ', op >= 0x20 && op < 0x7f ? "')" : "");
+        if (op >= 0x20 && op < 0x7f) snprintf(msg, sizeof msg, "opcode 0x%02x ('%c') is not allowed", op, op);
+        else snprintf(msg, sizeof msg, "opcode 0x%02x is not allowed", op);
         return fail_at(m, msg);
     }
     }
