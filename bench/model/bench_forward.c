@@ -1,0 +1,103 @@
+/* Prefill and decode speed of the engine on one checkpoint, plus this machine's DRAM read
+ * bandwidth measured in the same run (decode is bandwidth-bound: it streams every weight once per
+ * token). Prints one JSON line; bench_forward.sh runs PyTorch on the same model and prints ratios.
+ *
+ *   bench_forward MODEL [--batch 4] [--prompt 128] [--decode 32] [--reps 3] */
+#include "base/log.h"
+#include "base/err.h"
+#include "model/runtime.h"
+#include "ops/blas_cpu.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Read-only streaming bandwidth over a buffer much larger than the caches (GB/s, best of 3). */
+static double dram_read_gbs(void) {
+    size_t n = (size_t)256 << 20; /* 1 GiB of floats */
+    float *a = xgd_aligned_alloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) a[i] = (float)(i & 7);
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        double t0 = xgd_now(), s = 0;
+#pragma omp parallel for reduction(+ : s)
+        for (size_t i = 0; i < n; i += 16) {
+            float acc = 0;
+            for (int k = 0; k < 16; k++) acc += a[i + (size_t)k];
+            s += acc;
+        }
+        double dt = xgd_now() - t0;
+        if (s < 0) printf("?");
+        double gbs = (double)n * sizeof(float) / dt / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    free(a);
+    return best;
+}
+
+static double median(double *v, int n) {
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (v[j] < v[i]) { double t = v[i]; v[i] = v[j]; v[j] = t; }
+    return v[n / 2];
+}
+
+int main(int argc, char **argv) {
+    xgd_blas_select_cpu(argv);
+    if (argc < 2) { fprintf(stderr, "usage: bench_forward MODEL [--batch B] [--prompt T] [--decode S] [--reps R]\n"); return 2; }
+    int B = 4, T = 128, S = 32, R = 3;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--prompt")) T = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--decode")) S = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reps")) R = atoi(argv[i + 1]);
+    }
+    xgd_model *m;
+    if (xgd_model_load(&m, argv[1]) != 0) { fprintf(stderr, "bench_forward: %s\n", xgd_errmsg()); return 1; }
+    const xgd_hparams *hp = &m->hp;
+    int V = hp->vocab;
+    int32_t *ids = xgd_malloc(sizeof(int32_t) * (size_t)B * (size_t)T);
+    for (int i = 0; i < B * T; i++) ids[i] = (int32_t)((i * 7919) % V);
+    float *logits = xgd_malloc(sizeof(float) * (size_t)B * (size_t)V);
+    double tp[16], td[16];
+    if (R > 16) R = 16;
+    /* prefill: B sequences of T tokens, logits at the last position (as generation uses them) */
+    xgd_state *s = xgd_state_new(m, B, T + S);
+    for (int r = 0; r < R; r++) {
+        xgd_state_reset(s);
+        double t0 = xgd_now();
+        xgd_fwd f = {.ids = ids, .T = T, .logits = logits};
+        if (xgd_forward(s, &f) != 0) { fprintf(stderr, "bench_forward: %s\n", xgd_errmsg()); return 1; }
+        tp[r] = xgd_now() - t0;
+    }
+    xgd_state_free(s);
+    /* decode: one stream, a cache of T tokens, S single-token steps */
+    s = xgd_state_new(m, 1, T + S);
+    for (int r = 0; r < R; r++) {
+        xgd_state_reset(s);
+        xgd_fwd f = {.ids = ids, .T = T, .logits = logits};
+        xgd_forward(s, &f);
+        double t0 = xgd_now();
+        for (int k = 0; k < S; k++) {
+            xgd_fwd g = {.ids = ids + k, .T = 1, .logits = logits};
+            xgd_forward(s, &g);
+        }
+        td[r] = (xgd_now() - t0) / S;
+    }
+    xgd_state_free(s);
+    double prefill = median(tp, R), decode = median(td, R);
+    /* matmul flops of the prefill: 2 * (params in the blocks) per token + attention + head */
+    double block_params = (double)m->n_params - (double)hp->vocab * hp->hidden * (hp->tied ? 1 : 2);
+    if (m->fam->pos == POS_LEARNED) block_params -= (double)hp->max_pos * hp->hidden;
+    double flops = 2.0 * block_params * B * T + 2.0 * hp->n_layer * (double)B * T * T * hp->n_head * hp->head_dim
+                 + 2.0 * (double)B * hp->vocab * hp->hidden;
+    double gbs = dram_read_gbs();
+    printf("{\"model\": \"%s\", \"family\": \"%s\", \"params\": %lld, \"weight_bytes\": %lld, \"threads\": %d, "
+           "\"batch\": %d, \"prompt\": %d, \"prefill_s\": %.4f, \"prefill_tok_s\": %.1f, \"prefill_gflops\": %.1f, "
+           "\"decode_tok_s\": %.2f, \"decode_weight_gbs\": %.2f, \"dram_read_gbs\": %.2f, \"blas_core\": \"%s\"}\n",
+           argv[1], m->fam->model_type, (long long)m->n_params, (long long)m->weight_bytes, xgd_num_threads(), B, T,
+           prefill, B * T / prefill, flops / prefill / 1e9, 1.0 / decode, (double)m->weight_bytes / decode / 1e9, gbs, xgd_blas_core());
+    free(ids);
+    free(logits);
+    xgd_model_free(m);
+    return 0;
+}
