@@ -15,21 +15,39 @@ ENCODE_MJS = os.path.join(HERE, "encode.mjs")
 SHOW = 5  # mismatches printed per mode
 
 
-def run(cmd, what):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def start(cmd):
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finish(p, what):
+    out, err = p.communicate()
     if p.returncode != 0:
-        err = p.stderr.decode("utf-8", "replace").strip()[-2000:]
-        raise RuntimeError(f"{what} failed (exit {p.returncode}): {' '.join(cmd)}\n{err}")
-    return [l for l in p.stdout.decode("utf-8").split("\n") if l.strip() != ""]
+        err = err.decode("utf-8", "replace").strip()[-2000:]
+        raise RuntimeError(f"{what} failed (exit {p.returncode}): {' '.join(p.args)}\n{err}")
+    return [l for l in out.decode("utf-8").split("\n") if l.strip() != ""]
+
+
+def oracle_cmd(tokenizer, jsonl, flags):
+    return ["node", ENCODE_MJS, "--tokenizer", tokenizer, "--jsonl", jsonl] + list(flags)
+
+
+def xgd_cmd(tokenizer, jsonl, flags):
+    return [os.environ["XGD"], "tokenize", "--tokenizer", tokenizer, "--jsonl", jsonl] + list(flags)
 
 
 def oracle(tokenizer, jsonl, flags):
-    return run(["node", ENCODE_MJS, "--tokenizer", tokenizer, "--jsonl", jsonl] + flags, "oracle")
+    return finish(start(oracle_cmd(tokenizer, jsonl, flags)), "oracle")
 
 
-def xgd(tokenizer, jsonl, flags):
-    exe = os.environ["XGD"]
-    return run([exe, "tokenize", "--tokenizer", tokenizer, "--jsonl", jsonl] + flags, "xgd tokenize")
+def both(tokenizer, jsonl, flags):
+    """Runs the oracle and xgd side by side (two cores) on the same input. Returns the oracle's
+    lines and xgd's lines, or xgd's error message instead of its lines."""
+    po, px = start(oracle_cmd(tokenizer, jsonl, flags)), start(xgd_cmd(tokenizer, jsonl, flags))
+    try:
+        got = finish(px, "xgd tokenize")
+    except RuntimeError as e:
+        got = str(e)
+    return finish(po, "oracle"), got
 
 
 def short(v, n=240):
@@ -53,13 +71,21 @@ class Report:
         self.checked = 0
 
     def compare(self, mode, inputs, want_lines, got_lines, key=None):
-        if len(want_lines) != len(got_lines):
-            print(f"[{self.name}] {mode}: the oracle printed {len(want_lines)} lines, xgd {len(got_lines)}")
+        if isinstance(got_lines, str):
+            print(f"[{self.name}] {mode}: {got_lines}")
             self.failures += 1
             return
+        if len(want_lines) != len(got_lines):
+            # still compare the common prefix: the first differing lines tell where it went wrong
+            print(f"[{self.name}] {mode}: the oracle printed {len(want_lines)} lines, xgd {len(got_lines)}")
+            self.failures += 1
         bad = []
         for i, (w, g) in enumerate(zip(want_lines, got_lines)):
-            wv, gv = json.loads(w), json.loads(g)
+            wv = json.loads(w)
+            try:
+                gv = json.loads(g)
+            except ValueError:
+                gv = "(not JSON) " + g
             if key:
                 gv = gv.get(key) if isinstance(gv, dict) else gv
                 wv = wv[key]
@@ -91,8 +117,7 @@ def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=()):
     try:
         encoded = None
         for flags, mode in (([], "encode"), (["--add-special-tokens"], "encode add_special_tokens")):
-            want = oracle(tokenizer, tj, flags)
-            got = xgd(tokenizer, tj, flags)
+            want, got = both(tokenizer, tj, flags)
             rep.compare(mode, texts, want, got)
             if encoded is None:
                 encoded = [json.loads(l) for l in want]
@@ -106,8 +131,7 @@ def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=()):
                 fh.write(json.dumps({"ids": ids}) + "\n")
         for flags, mode in ((["--decode"], "decode"),
                             (["--decode", "--skip-special-tokens"], "decode skip_special_tokens")):
-            want = oracle(tokenizer, ij, flags)
-            got = xgd(tokenizer, ij, flags)
+            want, got = both(tokenizer, ij, flags)
             rep.compare(mode, id_lists, want, got, key="text")
     except RuntimeError as e:
         print(f"[{name}] {e}")

@@ -1,0 +1,81 @@
+"""Tokenizer benchmark: xgd tokenize (one thread) vs tokenizers.js, see bench_tokenize.sh."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "tokenize", "oracle"))
+from cases import rtp_lx_prompts, write_text_jsonl  # noqa: E402
+
+XGD = os.environ["XGD"]
+SHARED = os.environ["XGD_SHARED"]
+TMP = os.environ["XGD_TMP"]
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+ENV1 = dict(os.environ, XGD_NUM_THREADS="1", OMP_NUM_THREADS="1")
+
+
+def wall(cmd, out=subprocess.DEVNULL):
+    """Best wall time of RUNS runs (seconds)."""
+    best = float("inf")
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, env=ENV1, check=True)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def xgd_side(tok, texts_jsonl, empty_jsonl):
+    """Encode time = wall(all texts) - wall(load only, an empty input): the same process start,
+    tokenizer load and teardown are in both. The xgd figure still includes reading and parsing
+    the JSONL and printing the ids, which the JS figure does not (so the ratio favours JS)."""
+    base = [XGD, "tokenize", "--tokenizer", tok, "--jsonl"]
+    load = wall(base + [empty_jsonl])
+    full = wall(base + [texts_jsonl])
+    p = subprocess.run(base + [texts_jsonl], stdout=subprocess.PIPE, env=ENV1, check=True)
+    tokens = sum(len(json.loads(l)) for l in p.stdout.decode().split("\n") if l.strip())
+    return {"load_ms": load * 1e3, "encode_s": max(full - load, 1e-9), "tokens": tokens}
+
+
+def js_side(tok, texts_jsonl):
+    p = subprocess.run(["node", os.path.join(HERE, "bench_js.mjs"), "--tokenizer", tok,
+                        "--jsonl", texts_jsonl, "--passes", str(RUNS)],
+                       stdout=subprocess.PIPE, check=True)
+    r = json.loads(p.stdout)
+    return {"load_ms": r["load_ms"], "encode_s": r["best_ms"] / 1e3,
+            "first_s": r["first_pass_ms"] / 1e3, "tokens": r["tokens"], "bytes": r["bytes"]}
+
+
+def main():
+    texts = rtp_lx_prompts(SHARED)
+    texts_jsonl = os.path.join(TMP, "bench_rtp_lx.jsonl")
+    empty_jsonl = os.path.join(TMP, "bench_empty.jsonl")
+    write_text_jsonl(texts_jsonl, texts)
+    write_text_jsonl(empty_jsonl, [])
+    nbytes = sum(len(t.encode("utf-8")) for t in texts)
+    print(f"corpus: {len(texts)} RTP-LX prompts (28 locales), {nbytes / 1e6:.2f} MB UTF-8; "
+          f"best of {RUNS} runs; xgd with XGD_NUM_THREADS=1")
+    tok_dir = os.path.join(SHARED, "models", "tokenizers")
+    rows = []
+    for name, tok in (("llama3", os.path.join(tok_dir, "llama3", "tokenizer.json")),
+                      ("gpt2", os.path.join(tok_dir, "gpt2", "vocab.json"))):
+        js = js_side(tok, texts_jsonl)
+        xg = xgd_side(tok, texts_jsonl, empty_jsonl)
+        note = "" if xg["tokens"] == js["tokens"] else f"  (token counts differ: xgd {xg['tokens']}, js {js['tokens']})"
+        for tool, r in (("xgd", xg), ("tokenizers.js", js)):
+            rows.append((name, tool, r["load_ms"], r["encode_s"], nbytes / r["encode_s"] / 1e6,
+                         r["tokens"] / r["encode_s"] / 1e6))
+        ratio = js["encode_s"] / xg["encode_s"]
+        rows.append((name, "ratio xgd/js", None, None, ratio, None))
+        print(f"{name}: js first (cold-cache) pass {js['first_s']:.2f} s{note}")
+    print(f"{'tokenizer':10} {'tool':14} {'load ms':>9} {'encode s':>9} {'MB/s':>8} {'Mtok/s':>8}")
+    for name, tool, load, enc, mbs, mts in rows:
+        if load is None:
+            print(f"{name:10} {tool:14} {'':>9} {'':>9} {mbs:7.2f}x {'(target >= 5x)':>8}")
+        else:
+            print(f"{name:10} {tool:14} {load:9.1f} {enc:9.3f} {mbs:8.2f} {mts:8.3f}")
+
+
+if __name__ == "__main__":
+    main()
