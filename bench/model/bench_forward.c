@@ -57,15 +57,15 @@ int main(int argc, char **argv) {
     int V = hp->vocab;
     int32_t *ids = xgd_malloc(sizeof(int32_t) * (size_t)B * (size_t)T);
     for (int i = 0; i < B * T; i++) ids[i] = (int32_t)((i * 7919) % V);
-    float *logits = xgd_malloc(sizeof(float) * (size_t)B * (size_t)V);
+    float *logits = xgd_malloc(sizeof(float) * (size_t)B * (size_t)T * (size_t)V);
     double tp[16], td[16];
     if (R > 16) R = 16;
-    /* prefill: B sequences of T tokens, logits at the last position (as generation uses them) */
+    /* prefill: B sequences of T tokens, logits at every position (as transformers' forward computes them) */
     xgd_state *s = xgd_state_new(m, B, T + S);
     for (int r = 0; r < R; r++) {
         xgd_state_reset(s);
         double t0 = xgd_now();
-        xgd_fwd f = {.ids = ids, .T = T, .logits = logits};
+        xgd_fwd f = {.ids = ids, .T = T, .logits = logits, .all_logits = 1};
         if (xgd_forward(s, &f) != 0) { fprintf(stderr, "bench_forward: %s\n", xgd_errmsg()); return 1; }
         tp[r] = xgd_now() - t0;
     }
@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
     double block_params = (double)m->n_params - (double)hp->vocab * hp->hidden * (hp->tied ? 1 : 2);
     if (m->fam->pos == POS_LEARNED) block_params -= (double)hp->max_pos * hp->hidden;
     double flops = 2.0 * block_params * B * T + 2.0 * hp->n_layer * (double)B * T * T * hp->n_head * hp->head_dim
-                 + 2.0 * (double)B * hp->vocab * hp->hidden;
+                 + 2.0 * (double)B * T * hp->vocab * hp->hidden;
     double gbs = dram_read_gbs();
     printf("{\"model\": \"%s\", \"family\": \"%s\", \"params\": %lld, \"weight_bytes\": %lld, \"threads\": %d, "
            "\"batch\": %d, \"prompt\": %d, \"prefill_s\": %.4f, \"prefill_tok_s\": %.1f, \"prefill_gflops\": %.1f, "
