@@ -12,7 +12,6 @@
 #include "io/io_internal.h"
 #include "base/err.h"
 #include <dirent.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,22 +64,56 @@ static void remove_stale(const char *dir, const char *const *keep) {
     closedir(d);
 }
 
+/* Append s as Python's json.dumps writes a string by default (ensure_ascii): '"' '\\' and
+ * \n \r \t \b \f escaped, other bytes outside 0x20..0x7e as lowercase \uXXXX of the code
+ * point (UTF-16 surrogate pairs above U+FFFF). s is valid UTF-8 (the shards' writer checked). */
+static void py_json_str(FILE *fp, const char *s) {
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        unsigned c = *p++;
+        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+        if (esc) { fputs(esc, fp); continue; }
+        if (c >= 0x20 && c < 0x7f) { fputc((int)c, fp); continue; }
+        int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+        if (extra) c &= 0x3Fu >> extra;
+        for (int k = 0; k < extra && (*p & 0xC0) == 0x80; k++) c = c << 6 | (*p++ & 0x3Fu);
+        if (c >= 0x10000) {
+            c -= 0x10000;
+            fprintf(fp, "\\u%04x\\u%04x", 0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF));
+        } else {
+            fprintf(fp, "\\u%04x", c);
+        }
+    }
+    fputc('"', fp);
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(((const xgd_tensor *const *)a)[0]->name, ((const xgd_tensor *const *)b)[0]->name);
+}
+
+/* The index exactly as json.dumps(index, indent=2, sort_keys=True) + "\n" prints it (keys sorted
+ * by code point, which for UTF-8 is bytewise order). */
 static int write_index(const char *dir, const xgd_tensor *t, size_t n, const size_t *shard_of, char **names, uint64_t total) {
-    json_t *wm = json_object(), *root = json_object(), *meta = json_object();
-    for (size_t i = 0; i < n; i++) json_object_set_new(wm, t[i].name, json_string(names[shard_of[i]]));
-    json_object_set_new(meta, "total_size", json_integer((json_int_t)total));
-    json_object_set_new(root, "metadata", meta);
-    json_object_set_new(root, "weight_map", wm);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-    json_decref(root);
-    if (!text) return xgd_fail("%s: cannot encode the shard index", dir);
-    size_t len = strlen(text);
-    text = xgd_realloc(text, len + 2);
-    text[len] = '\n';
+    const xgd_tensor **order = xgd_malloc((n ? n : 1) * sizeof *order);
+    for (size_t i = 0; i < n; i++) order[i] = &t[i];
+    qsort(order, n, sizeof *order, cmp_name);
     char *p = xgd_path_join(dir, "model.safetensors.index.json");
-    int rc = xgd_write_file_atomic(p, text, len + 1);
+    xgd_atomic_file af;
+    int rc = xgd_atomic_open(&af, p);
+    if (rc == 0) {
+        fprintf(af.fp, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {", (unsigned long long)total);
+        for (size_t i = 0; i < n; i++) {
+            fputs(i ? ",\n    " : "\n    ", af.fp);
+            py_json_str(af.fp, order[i]->name);
+            fputs(": ", af.fp);
+            py_json_str(af.fp, names[shard_of[order[i] - t]]);
+        }
+        fputs(n ? "\n  }\n}\n" : "}\n}\n", af.fp);
+        rc = xgd_atomic_commit(&af);
+    }
     free(p);
-    free(text);
+    free(order);
     return rc;
 }
 
