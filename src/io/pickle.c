@@ -1,6 +1,6 @@
 /* A restricted unpickler for torch.save's data.pkl. It is a small stack machine that knows only
  * the opcodes torch writes for a state dict (protocol 2, plus the few protocol-4 framing ones)
- * and only four kinds of GLOBAL:
+ * (GLOBAL or protocol 4's STACK_GLOBAL) and only four kinds of global:
  *   collections.OrderedDict            -> an empty dict (REDUCE with no arguments)
  *   torch._utils._rebuild_tensor_v2    -> a tensor view record (storage, offset, size, stride, ...)
  *   torch._utils._rebuild_parameter    -> the tensor it wraps (nn.Parameter in a saved module)
@@ -127,9 +127,8 @@ static int read_line(vm *m, char *buf, size_t cap) {
     return 0;
 }
 
-static int op_global(vm *m) {
-    char mod[128], name[128];
-    if (read_line(m, mod, sizeof mod) != 0 || read_line(m, name, sizeof name) != 0) return -1;
+/* Map an allowed (module, name) to a GLOBAL value; anything else stops the load. */
+static int push_global(vm *m, const char *mod, const char *name) {
     pv *v = pv_new(m, PV_GLOBAL);
     if (strcmp(mod, "collections") == 0 && strcmp(name, "OrderedDict") == 0) v->g = G_ORDERED_DICT;
     else if (strcmp(mod, "torch._utils") == 0 && strcmp(name, "_rebuild_tensor_v2") == 0) v->g = G_REBUILD_TENSOR_V2;
@@ -145,6 +144,26 @@ static int op_global(vm *m) {
                             m->what, m->pos, mod, name);
     }
     return push(m, v);
+}
+
+/* GLOBAL (protocols 0-3): "module\nname\n" inline. */
+static int op_global(vm *m) {
+    char mod[128], name[128];
+    if (read_line(m, mod, sizeof mod) != 0 || read_line(m, name, sizeof name) != 0) return -1;
+    return push_global(m, mod, name);
+}
+
+/* STACK_GLOBAL (protocol 4, torch.save(..., pickle_protocol=4)): module and name from the stack. */
+static int op_stack_global(vm *m) {
+    pv *name = pop(m), *mod = name ? pop(m) : NULL;
+    if (!mod) return -1;
+    if (mod->kind != PV_STR || name->kind != PV_STR) return fail_at(m, "STACK_GLOBAL needs two strings");
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s", mod->s);
+    snprintf(b, sizeof b, "%s", name->s);
+    for (char *p = a; *p; p++) if (*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
+    for (char *p = b; *p; p++) if (*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
+    return push_global(m, a, b);
 }
 
 /* ---- REDUCE / BINPERSID: build the few objects we understand ---------------------------------- */
@@ -348,6 +367,7 @@ static int step(vm *m) {
     case '.': return 1;
     case '(': return push(m, &g_mark);
     case 'c': return op_global(m);
+    case 0x93: return op_stack_global(m);
     case 'Q': return op_persid(m);
     case 'R': return op_reduce(m);
     case 'b': return op_build(m);

@@ -101,6 +101,7 @@ def state_dict():
     sd["scalar"] = torch.tensor(2.5)
     sd["empty"] = torch.zeros(0, 4)
     sd["param"] = torch.nn.Parameter(torch.randn(2, 2, generator=g))  # pickled via _rebuild_parameter
+    sd["tied"] = w                             # the same tensor object twice (memo BINGET)
     sd._metadata = collections.OrderedDict([("", {"version": 1}), ("layer", {"version": 2})])
     return sd
 
@@ -123,6 +124,10 @@ def test_equal_to_safetensors():
     check(out_bin[1:] == out_st[1:], ".bin loading equals safetensors loading")
     rc, out_file, _ = dump(os.path.join(bin_dir, "pytorch_model.bin"))
     check(rc == 0 and out_file[1:] == want, "a .bin file path works too")
+    p4 = os.path.join(TMP, "protocol4.bin")
+    torch.save(sd, p4, pickle_protocol=4)
+    rc, out_p4, err = dump(p4)
+    check(rc == 0 and out_p4[1:] == want, f"pickle protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL) loads ({err})")
     return sd, want
 
 
@@ -175,9 +180,12 @@ def test_refusals():
     expect_refused(os.path.join(TMP, "evil1.bin"), "GLOBAL 'os.system' is not allowed", "hand-written os.system")
     write_archive(os.path.join(TMP, "evil2.bin"), pickle.dumps({"w": Evil("touch " + marker)}, protocol=2))
     expect_refused(os.path.join(TMP, "evil2.bin"), "GLOBAL 'posix.system' is not allowed", "pickled os.system")
-    # protocol 4 STACK_GLOBAL is not in the allowed opcode set
+    # protocol 4 names globals with STACK_GLOBAL: the same allow-list applies
     write_archive(os.path.join(TMP, "evil3.bin"), pickle.dumps({"w": Evil("touch " + marker)}, protocol=4))
-    expect_refused(os.path.join(TMP, "evil3.bin"), "opcode 0x93 is not allowed", "STACK_GLOBAL")
+    expect_refused(os.path.join(TMP, "evil3.bin"), "GLOBAL 'posix.system' is not allowed", "STACK_GLOBAL")
+    # opcodes outside the set (INST builds an object from an inline class name)
+    write_archive(os.path.join(TMP, "evil5.bin"), b"\x80\x02(ios\nsystem\n.")
+    expect_refused(os.path.join(TMP, "evil5.bin"), "opcode 0x69 ('i') is not allowed", "INST opcode")
     write_archive(os.path.join(TMP, "evil4.bin"), b"\x80\x02cbuiltins\neval\n.")
     expect_refused(os.path.join(TMP, "evil4.bin"), "GLOBAL 'builtins.eval' is not allowed", "builtins.eval")
     check(not os.path.exists(marker), "nothing was executed")
