@@ -48,28 +48,38 @@ int tk_bpe_add_merge(tk_model *m, const char *a, size_t na, const char *b, size_
 }
 
 typedef struct { int32_t id, s, e, prev, next; } sym;
-typedef struct { uint32_t rank; int32_t pos, nid; } mrg;
 
-static int mrg_less(mrg a, mrg b) { return a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos; }
+/* The merge queue: a 4-ary min-heap of keys rank<<32 | position, i.e. ordered by (rank asc,
+ * position asc) as tokenizers' BinaryHeap of Merge. The new id is not stored: a popped entry is
+ * checked against the current pair anyway, and a pair that changed has a longer concatenation,
+ * so its rank can only match when the pair is the same. 8-byte keys and a shallow tree keep a
+ * 1 MB word (a million entries) cache-friendly. */
+typedef struct { uint64_t *v; size_t n, cap; } heap;
 
-typedef struct { mrg *v; size_t n, cap; } heap;
-static void heap_push(heap *h, mrg x) {
-    if (h->n == h->cap) { h->cap = h->cap ? h->cap * 2 : 16; h->v = xgd_realloc(h->v, h->cap * sizeof *h->v); }
-    size_t i = h->n++;
-    while (i > 0 && mrg_less(x, h->v[(i - 1) / 2])) { h->v[i] = h->v[(i - 1) / 2]; i = (i - 1) / 2; }
+static void heap_sift_down(heap *h, size_t i) {
+    uint64_t x = h->v[i];
+    for (;;) {
+        size_t c = 4 * i + 1, best = c;
+        if (c >= h->n) break;
+        size_t end = c + 4 < h->n ? c + 4 : h->n;
+        for (size_t k = c + 1; k < end; k++) if (h->v[k] < h->v[best]) best = k;
+        if (h->v[best] >= x) break;
+        h->v[i] = h->v[best]; i = best;
+    }
     h->v[i] = x;
 }
-static mrg heap_pop(heap *h) {
-    mrg top = h->v[0], x = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && mrg_less(h->v[c + 1], h->v[c])) c++;
-        if (!mrg_less(h->v[c], x)) break;
-        h->v[i] = h->v[c]; i = c;
-    }
-    if (h->n) h->v[i] = x;
+
+static void heap_push(heap *h, uint64_t x) {
+    if (h->n == h->cap) { h->cap = h->cap ? h->cap * 2 : 16; h->v = xgd_realloc(h->v, h->cap * sizeof *h->v); }
+    size_t i = h->n++;
+    while (i > 0 && x < h->v[(i - 1) / 4]) { h->v[i] = h->v[(i - 1) / 4]; i = (i - 1) / 4; }
+    h->v[i] = x;
+}
+
+static uint64_t heap_pop(heap *h) {
+    uint64_t top = h->v[0];
+    h->v[0] = h->v[--h->n];
+    if (h->n) heap_sift_down(h, 0);
     return top;
 }
 
@@ -132,24 +142,29 @@ static int bpe_tokenize(const tk_model *m, const char *w, size_t n, tk_toks *out
     heap h = {0};
     for (size_t k = 0; k + 1 < q.n; k++) {
         uint32_t r; int32_t nid;
-        if (pair_lookup(m, q.v[k].id, q.v[k + 1].id, &r, &nid)) heap_push(&h, (mrg){r, (int32_t)k, nid});
+        if (!pair_lookup(m, q.v[k].id, q.v[k + 1].id, &r, &nid)) continue;
+        if (h.n == h.cap) { h.cap = h.cap ? h.cap * 2 : 16; h.v = xgd_realloc(h.v, h.cap * sizeof *h.v); }
+        h.v[h.n++] = (uint64_t)r << 32 | (uint32_t)k;
     }
+    for (size_t k = h.n / 4 + 1; k-- > 0;) if (k < h.n) heap_sift_down(&h, k); /* heapify */
     while (h.n) {
-        mrg top = heap_pop(&h);
-        sym *cur = &q.v[top.pos];
+        uint64_t top = heap_pop(&h);
+        uint32_t rank = (uint32_t)(top >> 32);
+        int32_t pos = (int32_t)(uint32_t)top;
+        sym *cur = &q.v[pos];
         if (cur->e == cur->s || cur->next < 0) continue; /* removed, or the last symbol */
         sym *right = &q.v[cur->next];
         uint32_t r; int32_t nid;
-        if (!pair_lookup(m, cur->id, right->id, &r, &nid) || nid != top.nid) continue; /* stale */
-        cur->id = top.nid;
+        if (!pair_lookup(m, cur->id, right->id, &r, &nid) || r != rank) continue; /* stale */
+        cur->id = nid;
         cur->e = right->e;
         cur->next = right->next;
         right->e = right->s; /* tag as removed */
-        if (cur->next >= 0) q.v[cur->next].prev = top.pos;
+        if (cur->next >= 0) q.v[cur->next].prev = pos;
         if (cur->prev >= 0 && pair_lookup(m, q.v[cur->prev].id, cur->id, &r, &nid))
-            heap_push(&h, (mrg){r, cur->prev, nid});
+            heap_push(&h, (uint64_t)r << 32 | (uint32_t)cur->prev);
         if (cur->next >= 0 && pair_lookup(m, cur->id, q.v[cur->next].id, &r, &nid))
-            heap_push(&h, (mrg){r, top.pos, nid});
+            heap_push(&h, (uint64_t)r << 32 | (uint32_t)pos);
     }
     free(h.v);
     for (int32_t k = q.n ? 0 : -1; k >= 0; k = q.v[k].next) tk_toks_add(out, q.v[k].id, q.v[k].s, q.v[k].e);
