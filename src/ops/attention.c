@@ -1,71 +1,110 @@
 /* Scaled dot-product attention, forward and backward, for every family: causal or not, key
  * padding mask, GQA, ALiBi, T5 additive position bias, and KV-cache decoding (q_offset, batch
- * stride). Work is split over (batch, head); one query row is processed at a time with a score
- * row of Tk floats, so single-query decoding costs Tk dot products and Tk axpys and allocates
- * only that row per thread.
+ * stride). Work is split over (batch, head).
+ *
+ * With several queries per head, the head's keys (and, in backward, values) are first transposed
+ * to (hd, Tk) so a query's scores are hd broadcast-FMAs over rows of 16 keys (xgd_scores_t), and
+ * weighted sums of value rows keep the output in registers (xgd_wsum_rows). A single query
+ * (decoding) skips the transpose and uses Tk dot products; it allocates only a score row.
+ * Causal rows only touch the keys they can see.
  *
  * Masking follows transformers: a masked score is -FLT_MAX (finfo.min), so a row with every key
- * masked is uniform instead of NaN. Masked scores are constants: no gradient flows through them. */
+ * masked is uniform over all Tk keys instead of NaN. Masked scores are constants: no gradient
+ * flows through them (a fully masked row still passes gradient to v, which it averages). */
 #include "ops/ops.h"
 #include "ops/ops_internal.h"
 #include "base/err.h"
 #include <float.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { KT_MIN_TQ = 4 };   /* transpose keys once when at least this many queries share them */
 
 static int64_t kv_stride(const xgd_attn *a) {
     return a->kv_bstride ? a->kv_bstride : (int64_t)a->Tk * a->nKV * a->hd;
 }
 
-/* Is key j visible to query i of batch b? */
-static inline int visible(const xgd_attn *a, int b, int i, int j) {
-    if (a->causal && j > a->q_offset + i) return 0;
+/* Keys 0..lim-1 are causally visible to query i; a padding mask may hide more of them. */
+static inline int causal_limit(const xgd_attn *a, int i) {
+    if (!a->causal) return a->Tk;
+    int lim = a->q_offset + i + 1;
+    return lim < 0 ? 0 : lim > a->Tk ? a->Tk : lim;
+}
+
+static inline int key_ok(const xgd_attn *a, int b, int j) {
     return !a->key_mask || a->key_mask[(int64_t)b * a->Tk + j];
 }
 
-/* p (Tk) = softmax over keys of the scores of query i, head h, batch b. */
-static void score_row(float *p, const float *qi, const float *kb, const xgd_attn *a, int b, int h, int i) {
-    const int g = h / (a->nH / a->nKV), Tk = a->Tk, hd = a->hd;
-    const int64_t krow = (int64_t)a->nKV * hd;
+/* (n, hd) rows with stride ld -> (hd, n) */
+static void transpose_rows(float *dst, const float *src, int64_t ld, int n, int hd) {
+    for (int j = 0; j < n; j++)
+        for (int c = 0; c < hd; c++) dst[(int64_t)c * n + j] = src[j * ld + c];
+}
+
+/* dot products of x with rows 0..n-1 (transposed copy xt when given) */
+static void row_dots(float *s, const float *x, const float *rows, int64_t ld, const float *xt, int64_t ldt, int hd, int n) {
+    if (xt) xgd_scores_t(s, x, xt, ldt, hd, n);
+    else for (int j = 0; j < n; j++) s[j] = xgd_dot_f32(x, rows + j * ld, hd);
+}
+
+/* Turns raw q·k (p[0..lim)) into probabilities over all Tk keys; returns how many leading keys
+ * can have non-zero probability (lim, or Tk for a fully masked, uniform row). */
+static int softmax_row(float *p, int lim, const xgd_attn *a, int b, int h, int i) {
+    const int Tk = a->Tk;
     float mx = -FLT_MAX;
-    for (int j = 0; j < Tk; j++) {
-        if (!visible(a, b, i, j)) { p[j] = -FLT_MAX; continue; }
-        float s = xgd_dot_f32(qi, kb + j * krow + g * hd, hd) * a->scale;
+    int any = 0;
+    for (int j = 0; j < lim; j++) {
+        if (!key_ok(a, b, j)) { p[j] = -FLT_MAX; continue; }
+        float s = p[j] * a->scale;
         if (a->alibi) s += a->alibi[h] * (float)(a->key_pos ? a->key_pos[(int64_t)b * Tk + j] : j);
         if (a->pos_bias) s += a->pos_bias[((int64_t)h * a->Tq + i) * Tk + j];
         p[j] = s;
         mx = s > mx ? s : mx;
+        any = 1;
+    }
+    if (!any) {
+        for (int j = 0; j < Tk; j++) p[j] = 1.0f / (float)Tk;
+        return Tk;
     }
     float sum = 0;
-    for (int j = 0; j < Tk; j++) { p[j] = expf(p[j] - mx); sum += p[j]; }
+    for (int j = 0; j < lim; j++) {
+        p[j] = key_ok(a, b, j) ? expf(p[j] - mx) : 0.0f;
+        sum += p[j];
+    }
     const float inv = 1.0f / sum;
-    for (int j = 0; j < Tk; j++) p[j] *= inv;
+    for (int j = 0; j < lim; j++) p[j] *= inv;
+    for (int j = lim; j < Tk; j++) p[j] = 0.0f;
+    return lim;
 }
 
 void xgd_attention(float *out, float *probs, const float *q, const float *k, const float *v, const xgd_attn *a) {
     const int B = a->B, Tq = a->Tq, Tk = a->Tk, nH = a->nH, hd = a->hd, rep = a->nH / a->nKV;
     const int64_t kvs = kv_stride(a), krow = (int64_t)a->nKV * hd, qrow = (int64_t)nH * hd;
+    const int use_kt = Tq >= KT_MIN_TQ;
     const int nt = xgd_ops_threads(4.0 * B * nH * (double)Tq * Tk * hd);
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *scratch = probs ? NULL : xgd_malloc((size_t)Tk * sizeof(float));
+        float *kt = use_kt ? xgd_malloc((size_t)Tk * hd * sizeof(float)) : NULL;
         #pragma omp for schedule(static)
         for (int bh = 0; bh < B * nH; bh++) {
             const int b = bh / nH, h = bh % nH, g = h / rep;
-            const float *kb = k + b * kvs, *vb = v + b * kvs;
+            const float *kb = k + b * kvs + g * hd, *vb = v + b * kvs + g * hd;
+            if (use_kt) transpose_rows(kt, kb, krow, Tk, hd);
             for (int i = 0; i < Tq; i++) {
                 float *p = probs ? probs + ((int64_t)bh * Tq + i) * Tk : scratch;
                 const float *qi = q + ((int64_t)b * Tq + i) * qrow + h * hd;
                 float *o = out + ((int64_t)b * Tq + i) * qrow + h * hd;
-                score_row(p, qi, kb, a, b, h, i);
+                const int lim = causal_limit(a, i);
+                row_dots(p, qi, kb, krow, kt, Tk, hd, lim);
+                const int n = softmax_row(p, lim, a, b, h, i);
                 memset(o, 0, (size_t)hd * sizeof(float));
-                for (int j = 0; j < Tk; j++)
-                    if (p[j] != 0.0f) xgd_axpy_f32(o, p[j], vb + j * krow + g * hd, hd);
+                xgd_wsum_rows(o, p, vb, krow, n, hd);
             }
         }
         free(scratch);
+        free(kt);
     }
 }
 
@@ -73,42 +112,61 @@ void xgd_attention_backward(float *dq, float *dk, float *dv, float *dpos_bias, c
                             const float *probs, const float *q, const float *k, const float *v, const xgd_attn *a) {
     const int B = a->B, Tq = a->Tq, Tk = a->Tk, nH = a->nH, nKV = a->nKV, hd = a->hd, rep = nH / nKV;
     const int64_t kvs = kv_stride(a), krow = (int64_t)nKV * hd, qrow = (int64_t)nH * hd;
+    const int use_vt = Tq >= KT_MIN_TQ;
     /* Query heads sharing a kv head write the same dk/dv rows, and dpos_bias is shared by the
      * batch, so a task owns one kv head (all its query heads) and, with dpos_bias, all batches. */
     const int ntask = dpos_bias ? nKV : B * nKV;
     const int nt = xgd_ops_threads(8.0 * B * nH * (double)Tq * Tk * hd);
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        float *ds = xgd_malloc((size_t)Tk * sizeof(float));
+        float *ds = xgd_malloc((size_t)Tq * Tk * sizeof(float));     /* scale * dS, (Tq, Tk) */
+        float *vt = use_vt ? xgd_malloc((size_t)Tk * hd * sizeof(float)) : NULL;
+        float *col = xgd_malloc((size_t)Tq * sizeof(float));
         #pragma omp for schedule(static)
         for (int task = 0; task < ntask; task++) {
             const int g = task % nKV, b0 = dpos_bias ? 0 : task / nKV, b1 = dpos_bias ? B : b0 + 1;
-            for (int b = b0; b < b1; b++)
-                for (int h = g * rep; h < (g + 1) * rep; h++)
+            for (int b = b0; b < b1; b++) {
+                const float *kb = k + b * kvs + g * hd, *vb = v + b * kvs + g * hd;
+                if (use_vt) transpose_rows(vt, vb, krow, Tk, hd);
+                for (int h = g * rep; h < (g + 1) * rep; h++) {
+                    const float *P = probs + ((int64_t)b * nH + h) * Tq * Tk;
+                    const float *qh = q + (int64_t)b * Tq * qrow + h * hd, *doh = dout + (int64_t)b * Tq * qrow + h * hd;
+                    /* rows: dP_j = dout_i·v_j; dS_j = P_j (dP_j - Σ P dP) over visible keys; dq */
                     for (int i = 0; i < Tq; i++) {
-                        const float *p = probs + (((int64_t)b * nH + h) * Tq + i) * Tk;
-                        const int64_t qo = ((int64_t)b * Tq + i) * qrow + h * hd;
-                        const float *doi = dout + qo, *qi = q + qo;
-                        /* dP_j = dout_i·v_j; dS_j = P_j (dP_j - Σ P dP) over visible keys */
-                        float dot_pdp = 0;
-                        for (int j = 0; j < Tk; j++) {
-                            ds[j] = 0.0f;
-                            if (!visible(a, b, i, j)) continue;
-                            ds[j] = xgd_dot_f32(doi, v + b * kvs + j * krow + g * hd, hd);
-                            dot_pdp += p[j] * ds[j];
+                        const float *p = P + (int64_t)i * Tk;
+                        float *d = ds + (int64_t)i * Tk;
+                        const int lim = causal_limit(a, i);
+                        row_dots(d, doh + i * qrow, vb, krow, vt, Tk, hd, lim);
+                        float sum = 0;
+                        for (int j = 0; j < lim; j++) if (key_ok(a, b, j)) sum += p[j] * d[j];
+                        for (int j = 0; j < lim; j++) d[j] = key_ok(a, b, j) ? p[j] * (d[j] - sum) : 0.0f;
+                        for (int j = lim; j < Tk; j++) d[j] = 0.0f;
+                        if (dpos_bias) xgd_axpy_f32(dpos_bias + ((int64_t)h * Tq + i) * Tk, 1.0f, d, lim);
+                        for (int j = 0; j < lim; j++) d[j] *= a->scale;
+                        if (dq) xgd_wsum_rows(dq + ((int64_t)b * Tq + i) * qrow + h * hd, d, kb, krow, lim, hd);
+                    }
+                    /* columns: dk_j += Σ_i scale dS_ij q_i, dv_j += Σ_i P_ij dout_i, over the rows
+                     * that can see key j (all rows for dv when a fully masked row may exist) */
+                    for (int j = 0; j < Tk; j++) {
+                        int i0 = a->causal ? j - a->q_offset : 0;
+                        if (i0 < 0) i0 = 0;
+                        if (i0 >= Tq && !a->key_mask) continue;
+                        const int64_t ko = b * kvs + (int64_t)j * krow + g * hd;
+                        if (dk && i0 < Tq) {
+                            for (int i = i0; i < Tq; i++) col[i] = ds[(int64_t)i * Tk + j];
+                            xgd_wsum_rows(dk + ko, col + i0, qh + i0 * qrow, qrow, Tq - i0, hd);
                         }
-                        for (int j = 0; j < Tk; j++) {
-                            const int64_t ko = b * kvs + j * krow + g * hd;
-                            if (dv && p[j] != 0.0f) xgd_axpy_f32(dv + ko, p[j], doi, hd);
-                            if (!visible(a, b, i, j)) continue;
-                            const float s = p[j] * (ds[j] - dot_pdp);
-                            if (dpos_bias) dpos_bias[((int64_t)h * Tq + i) * Tk + j] += s;
-                            if (s == 0.0f) continue;
-                            if (dq) xgd_axpy_f32(dq + qo, s * a->scale, k + ko, hd);
-                            if (dk) xgd_axpy_f32(dk + ko, s * a->scale, qi, hd);
+                        if (dv) {
+                            const int iv = a->key_mask ? 0 : i0;
+                            for (int i = iv; i < Tq; i++) col[i] = P[(int64_t)i * Tk + j];
+                            xgd_wsum_rows(dv + ko, col + iv, doh + iv * qrow, qrow, Tq - iv, hd);
                         }
                     }
+                }
+            }
         }
         free(ds);
+        free(vt);
+        free(col);
     }
 }

@@ -7,7 +7,7 @@
  *   - f32, M small: cblas_sgemv per row (OpenBLAS sgemm with M=1 is 3-4x slower than gemv);
  *   - f32, M larger: one cblas_sgemm;
  *   - f16/bf16, M < XGD_SMALL_M: own kernel that converts one weight row at a time (linear_small.c);
- *   - f16/bf16, larger M: convert a panel of ~2 MB of the weight to f32 and hand it to sgemm, so
+ *   - f16/bf16, larger M: convert a panel (<= ~8 MB) of the weight to f32 and hand it to sgemm, so
  *     the weight is never converted wholesale and the conversion cost is amortised over M rows;
  *   - bf16 with the fast mode on (xgd_ops_set_fast_bf16 or XGD_BF16_DOT=1): activations rounded to
  *     bf16 and vdpbf16ps (linear_bf16dot.c). Off by default: the exact mode matches f32 math of
@@ -37,8 +37,11 @@ int xgd_ops_fast_bf16(void) {
 /* f16/bf16 A, M large: panel of A converted to f32, then sgemm. beta is 0 or 1. */
 static void matmul_half_panels(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
                                int64_t n_out, int64_t n_in, int dotform, float beta) {
-    int64_t w = ((int64_t)(2 << 20) / (4 * n_in)) / 64 * 64;
-    if (w < 64) w = 64;
+    /* Panels of at most ~8 MB, equal widths: every sgemm call repacks all of x, so few wide
+     * panels beat many narrow ones (2 MB panels made the exact bf16 path 1.8x slower). */
+    const int64_t max_w = (int64_t)(2 << 20) / n_in > 64 ? (int64_t)(2 << 20) / n_in : 64;
+    const int64_t npanel = (n_out + max_w - 1) / max_w;
+    int64_t w = ((n_out + npanel - 1) / npanel + 15) / 16 * 16;
     if (w > n_out) w = n_out;
     float *panel = xgd_aligned_alloc((size_t)(w * n_in) * sizeof(float));
     const size_t es = xgd_dtype_size(t);

@@ -49,6 +49,34 @@ BF16K static void micro(float *y, int64_t ldy, const uint32_t *xp, int64_t ldx, 
         }
 }
 
+/* Full panels with both K values of every pair present: no bounds checks. Dot form reads each
+ * weight row's pairs as 32-bit words; axpy form interleaves rows 2p and 2p+1 with a permute. */
+BF16K static void pack_full(uint32_t *P, const uint16_t *A, int64_t n_out, int64_t n_in, int dotform, int64_t o0,
+                            int64_t p0, int64_t np) {
+    if (dotform) {
+        for (int64_t c = 0; c < NR; c++) {
+            const uint16_t *row = A + (o0 + c) * n_in + 2 * p0;
+            for (int64_t p = 0; p < np; p++) {
+                uint32_t v;
+                memcpy(&v, row + 2 * p, 4);
+                P[p * NR + c] = v;
+            }
+        }
+        return;
+    }
+    const __m512i lo_idx = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
+                                            39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+    const __m512i hi_idx = _mm512_add_epi16(lo_idx, _mm512_set1_epi16(16));
+    for (int64_t p = 0; p < np; p++) {
+        const uint16_t *r0 = A + 2 * (p0 + p) * n_out + o0, *r1 = r0 + n_out;
+        for (int64_t c = 0; c < NR; c += 32) {
+            const __m512i a = _mm512_loadu_si512(r0 + c), b = _mm512_loadu_si512(r1 + c);
+            _mm512_storeu_si512(P + p * NR + c, _mm512_permutex2var_epi16(a, lo_idx, b));
+            _mm512_storeu_si512(P + p * NR + c + 16, _mm512_permutex2var_epi16(a, hi_idx, b));
+        }
+    }
+}
+
 /* Pack outputs o0..o0+NR, pairs p0..p0+np of A into P (zeros past the ends). */
 static void pack(uint32_t *P, const uint16_t *A, int64_t n_out, int64_t n_in, int dotform, int64_t o0, int64_t p0,
                  int64_t np) {
@@ -91,7 +119,8 @@ void xgd_matmul_bf16dot(float *y, const float *x, int64_t M, const void *A, int6
             }
             for (int64_t p0 = 0; p0 < npairs; p0 += KCP) {
                 int64_t np = npairs - p0 < KCP ? npairs - p0 : KCP;
-                pack(P, A, n_out, n_in, dotform, o0, p0, np);
+                if (ncol == NR && 2 * (p0 + np) <= n_in) pack_full(P, A, n_out, n_in, dotform, o0, p0, np);
+                else pack(P, A, n_out, n_in, dotform, o0, p0, np);
                 int load_y = p0 > 0 || beta != 0.0f;
                 for (int64_t m0 = 0; m0 < M; m0 += MR) {
                     int mr = (int)(M - m0 < MR ? M - m0 : MR);

@@ -22,4 +22,17 @@ void xgd_axpy_f32(float *y, float s, const float *x, int64_t n);
 /* dst[i] = (f32) src[i] for a row of f32/f16/bf16 weights. */
 void xgd_row_to_f32(float *dst, const void *src, xgd_dtype t, int64_t n);
 
+/* Fused small-M weight kernels: w is one row (n values) of an f32/f16/bf16 weight, widened on
+ * the fly and used for M (<= any) activation rows at once, so it is read from memory once.
+ *   dot:  out[m*ldo] += sum_i x[m*ldx + i] * w[i]
+ *   axpy: y[m*ldy + i] += s[m*lds] * w[i]                                                    */
+void xgd_dot_rows(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n);
+void xgd_axpy_rows(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n);
+
+/* Attention building blocks (no horizontal sums in the hot loops):
+ *   scores: s[j] = sum_c q[c] * kt[c*ldkt + j], j < n   (kt: keys transposed, hd rows)
+ *   wsum:   out[c] += sum_j p[j] * v[j*ldv + c], c < hd  (probability-weighted sum of rows) */
+void xgd_scores_t(float *s, const float *q, const float *kt, int64_t ldkt, int hd, int64_t n);
+void xgd_wsum_rows(float *out, const float *p, const float *v, int64_t ldv, int64_t n, int hd);
+
 #endif

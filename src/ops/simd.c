@@ -99,3 +99,147 @@ void xgd_row_to_f32(float *dst, const void *src, xgd_dtype t, int64_t n) {
     else if (t == XGD_F16 && xgd_cpu_avx512()) f16_to_f32_avx512(dst, src, n);
     else xgd_convert_to_f32(dst, src, t, (size_t)n);
 }
+
+/* ---- fused small-M weight kernels ---- */
+enum { WCHUNK = 256 };   /* portable path widens this many weights at a time into a stack buffer */
+
+static void dot_rows_c(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
+    float buf[WCHUNK];
+    const size_t es = xgd_dtype_size(t);
+    for (int64_t i0 = 0; i0 < n; i0 += WCHUNK) {
+        int64_t c = n - i0 < WCHUNK ? n - i0 : WCHUNK;
+        xgd_convert_to_f32(buf, (const char *)w + (size_t)i0 * es, t, (size_t)c);
+        for (int64_t m = 0; m < M; m++) out[m * ldo] += dot_c(x + m * ldx + i0, buf, c);
+    }
+}
+
+static void axpy_rows_c(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n) {
+    float buf[WCHUNK];
+    const size_t es = xgd_dtype_size(t);
+    for (int64_t i0 = 0; i0 < n; i0 += WCHUNK) {
+        int64_t c = n - i0 < WCHUNK ? n - i0 : WCHUNK;
+        xgd_convert_to_f32(buf, (const char *)w + (size_t)i0 * es, t, (size_t)c);
+        for (int64_t m = 0; m < M; m++) axpy_c(y + m * ldy + i0, s[m * lds], buf, c);
+    }
+}
+
+/* 16 weights widened to f32, masked to the first `left` when left < 16 */
+static inline __mmask16 tail_mask(int64_t left);
+AVX512 static inline __m512 load_w16(const void *w, xgd_dtype t, int64_t i, int64_t left) {
+    __mmask16 m = tail_mask(left);
+    if (t == XGD_F32) return _mm512_maskz_loadu_ps(m, (const float *)w + i);
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i);
+    if (t == XGD_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* lanes still inside the row: all 16, the first `left`, or none */
+static inline __mmask16 tail_mask(int64_t left) {
+    return left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
+/* four x rows per pass: the widened weight vector feeds four FMAs */
+AVX512 static void dot_rows_avx512(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
+    for (int64_t m0 = 0; m0 < M; m0 += 4) {
+        const int64_t mb = M - m0 < 4 ? M - m0 : 4;
+        const float *x0 = x + m0 * ldx, *x1 = x0 + (mb > 1 ? ldx : 0), *x2 = x0 + (mb > 2 ? 2 * ldx : 0), *x3 = x0 + (mb > 3 ? 3 * ldx : 0);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t i = 0; i < n; i += 16) {
+            const __mmask16 k = tail_mask(n - i);
+            const __m512 wv = load_w16(w, t, i, n - i);
+            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x0 + i), wv, a0);
+            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x1 + i), wv, a1);
+            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x2 + i), wv, a2);
+            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x3 + i), wv, a3);
+        }
+        out[m0 * ldo] += _mm512_reduce_add_ps(a0);
+        if (mb > 1) out[(m0 + 1) * ldo] += _mm512_reduce_add_ps(a1);
+        if (mb > 2) out[(m0 + 2) * ldo] += _mm512_reduce_add_ps(a2);
+        if (mb > 3) out[(m0 + 3) * ldo] += _mm512_reduce_add_ps(a3);
+    }
+}
+
+AVX512 static void axpy_rows_avx512(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = tail_mask(n - i);
+        const __m512 wv = load_w16(w, t, i, n - i);
+        for (int64_t m = 0; m < M; m++) {
+            float *yr = y + m * ldy + i;
+            _mm512_mask_storeu_ps(yr, k, _mm512_fmadd_ps(_mm512_set1_ps(s[m * lds]), wv, _mm512_maskz_loadu_ps(k, yr)));
+        }
+    }
+}
+
+void xgd_dot_rows(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
+    if (xgd_cpu_avx512()) dot_rows_avx512(out, ldo, x, ldx, M, w, t, n);
+    else dot_rows_c(out, ldo, x, ldx, M, w, t, n);
+}
+
+void xgd_axpy_rows(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n) {
+    if (xgd_cpu_avx512()) axpy_rows_avx512(y, ldy, s, lds, M, w, t, n);
+    else axpy_rows_c(y, ldy, s, lds, M, w, t, n);
+}
+
+/* ---- attention blocks ---- */
+static void scores_t_c(float *s, const float *q, const float *kt, int64_t ldkt, int hd, int64_t n) {
+    for (int64_t j = 0; j < n; j++) s[j] = 0.0f;
+    for (int c = 0; c < hd; c++) axpy_c(s, q[c], kt + c * ldkt, n);
+}
+
+AVX512 static void scores_t_avx512(float *s, const float *q, const float *kt, int64_t ldkt, int hd, int64_t n) {
+    int64_t j = 0;
+    for (; j + 64 <= n; j += 64) {   /* 64 keys in four registers across the whole head dim */
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int c = 0; c < hd; c++) {
+            const __m512 qc = _mm512_set1_ps(q[c]);
+            const float *r = kt + c * ldkt + j;
+            a0 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(r), a0);
+            a1 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(r + 16), a1);
+            a2 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(r + 32), a2);
+            a3 = _mm512_fmadd_ps(qc, _mm512_loadu_ps(r + 48), a3);
+        }
+        _mm512_storeu_ps(s + j, a0); _mm512_storeu_ps(s + j + 16, a1);
+        _mm512_storeu_ps(s + j + 32, a2); _mm512_storeu_ps(s + j + 48, a3);
+    }
+    for (; j < n; j += 16) {
+        const __mmask16 k = tail_mask(n - j);
+        __m512 a = _mm512_setzero_ps();
+        for (int c = 0; c < hd; c++) a = _mm512_fmadd_ps(_mm512_set1_ps(q[c]), _mm512_maskz_loadu_ps(k, kt + c * ldkt + j), a);
+        _mm512_mask_storeu_ps(s + j, k, a);
+    }
+}
+
+static void wsum_rows_c(float *out, const float *p, const float *v, int64_t ldv, int64_t n, int hd) {
+    for (int64_t j = 0; j < n; j++)
+        if (p[j] != 0.0f) axpy_c(out, p[j], v + j * ldv, hd);
+}
+
+AVX512 static void wsum_rows_avx512(float *out, const float *p, const float *v, int64_t ldv, int64_t n, int hd) {
+    for (int c0 = 0; c0 < hd; c0 += 64) {   /* 64 output dims held in four registers over all rows */
+        const __mmask16 k0 = tail_mask(hd - c0), m1 = tail_mask(hd - c0 - 16), m2 = tail_mask(hd - c0 - 32),
+                        m3 = tail_mask(hd - c0 - 48);
+        float *o = out + c0;
+        __m512 a0 = _mm512_maskz_loadu_ps(k0, o), a1 = _mm512_maskz_loadu_ps(m1, o + 16);
+        __m512 a2 = _mm512_maskz_loadu_ps(m2, o + 32), a3 = _mm512_maskz_loadu_ps(m3, o + 48);
+        for (int64_t j = 0; j < n; j++) {
+            const __m512 pj = _mm512_set1_ps(p[j]);
+            const float *r = v + j * ldv + c0;
+            a0 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(k0, r), a0);
+            a1 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m1, r + 16), a1);
+            a2 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m2, r + 32), a2);
+            a3 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m3, r + 48), a3);
+        }
+        _mm512_mask_storeu_ps(o, k0, a0); _mm512_mask_storeu_ps(o + 16, m1, a1);
+        _mm512_mask_storeu_ps(o + 32, m2, a2); _mm512_mask_storeu_ps(o + 48, m3, a3);
+    }
+}
+
+void xgd_scores_t(float *s, const float *q, const float *kt, int64_t ldkt, int hd, int64_t n) {
+    if (xgd_cpu_avx512()) scores_t_avx512(s, q, kt, ldkt, hd, n);
+    else scores_t_c(s, q, kt, ldkt, hd, n);
+}
+
+void xgd_wsum_rows(float *out, const float *p, const float *v, int64_t ldv, int64_t n, int hd) {
+    if (xgd_cpu_avx512()) wsum_rows_avx512(out, p, v, ldv, n, hd);
+    else wsum_rows_c(out, p, v, ldv, n, hd);
+}

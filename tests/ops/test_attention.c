@@ -128,7 +128,9 @@ static void test_t5(void) {
     float *pb = t_randn(3 * 4 * 6, 1.0f);
     xgd_attn a = {.B = 2, .Tq = 4, .Tk = 6, .nH = 3, .nKV = 3, .hd = 4, .scale = 1.0f, .key_mask = mask, .pos_bias = pb};
     check_case("t5 pos_bias+pad", &a, 1);
-    a.causal = 1; a.Tk = 4; a.key_mask = NULL;   /* decoder self-attention shape */
+    a.Tq = 2;                                     /* fewer queries: per-key dot products */
+    check_case("t5 pos_bias+pad Tq=2", &a, 1);
+    a.causal = 1; a.Tq = 4; a.Tk = 4; a.key_mask = NULL;   /* decoder self-attention shape */
     check_case("t5 causal pos_bias", &a, 1);
     free(pb);
 }
