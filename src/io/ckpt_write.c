@@ -11,6 +11,7 @@
  * weights. Each file is written atomically; the index is written after its shards. */
 #include "io/io_internal.h"
 #include "base/err.h"
+#include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,11 +39,13 @@ static size_t split_like_hf(const xgd_tensor *t, size_t n, uint64_t max, size_t 
     return listed;
 }
 
+/* "model-DDDDD-of-DDDDD.safetensors", exactly as the writer names shards. */
 static int is_shard_name(const char *nm) {
-    unsigned a, b;
-    int len = 0;
-    return sscanf(nm, "model-%5u-of-%5u.safetensors%n", &a, &b, &len) == 2 && (size_t)len == strlen(nm) &&
-           strlen(nm) == strlen("model-00001-of-00001.safetensors");
+    const char *pat = "model-#####-of-#####.safetensors";
+    if (strlen(nm) != strlen(pat)) return 0;
+    for (size_t i = 0; pat[i]; i++)
+        if (pat[i] == '#' ? !isdigit((unsigned char)nm[i]) : nm[i] != pat[i]) return 0;
+    return 1;
 }
 
 /* Remove weight files of an earlier save that are not in `keep` (a NULL-terminated list). */

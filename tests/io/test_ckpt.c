@@ -60,6 +60,8 @@ static void same_tensors(xgd_ckpt *c, const xgd_tensor *t, size_t n) {
     }
 }
 
+static void write_text(const char *path, const char *s);
+
 static void test_sharding(void) {
     /* huggingface_hub's docstring example: limit 10, sizes [6,6,2,6,2,2] -> [6], [6+2], [6+2+2]
      * (in units of 4-byte floats, limit 40 bytes). */
@@ -109,8 +111,11 @@ static void test_sharding(void) {
     CHECK(xgd_ckpt_open(&c, path2(dir, "model.safetensors.index.json")) == 0);
     if (c) xgd_ckpt_close(c);
 
-    /* re-saving unsharded removes the shards and the index */
+    /* re-saving unsharded removes the shards and the index, and nothing else */
+    write_text(path2(dir, "config.json"), "{}");
+    write_text(path2(dir, "model-1-of-3.safetensors"), "x");
     CHECK(xgd_ckpt_write_folder(dir, t, 6, 0) == 0);
+    CHECK(xgd_is_file(path2(dir, "config.json")) && xgd_is_file(path2(dir, "model-1-of-3.safetensors")));
     CHECK(xgd_is_file(path2(dir, "model.safetensors")));
     CHECK(!xgd_is_file(path2(dir, "model.safetensors.index.json")));
     CHECK(!xgd_is_file(path2(dir, "model-00001-of-00003.safetensors")));
