@@ -113,7 +113,13 @@ static const struct { const char *name; xgd_dtype t; } g_storages[] = {
     {"BoolStorage", XGD_BOOL},
 };
 
-/* Read "module\nname\n". */
+/* Names end up in messages: keep them printable. */
+static void make_printable(char *s) {
+    for (; *s; s++)
+        if (*s < 0x20 || (unsigned char)*s > 0x7e) *s = '?';
+}
+
+/* Read one line of "module\nname\n". */
 static int read_line(vm *m, char *buf, size_t cap) {
     const uint8_t *nl = memchr(m->p + m->pos, '\n', m->len - m->pos);
     if (!nl) return fail_at(m, "truncated GLOBAL");
@@ -121,8 +127,7 @@ static int read_line(vm *m, char *buf, size_t cap) {
     if (n >= cap) return fail_at(m, "GLOBAL name too long");
     memcpy(buf, m->p + m->pos, n);
     buf[n] = 0;
-    for (size_t i = 0; i < n; i++)
-        if (buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e) buf[i] = '?'; /* keep messages printable */
+    make_printable(buf);
     m->pos += n + 1;
     return 0;
 }
@@ -161,8 +166,8 @@ static int op_stack_global(vm *m) {
     char a[128], b[128];
     snprintf(a, sizeof a, "%s", mod->s);
     snprintf(b, sizeof b, "%s", name->s);
-    for (char *p = a; *p; p++) if (*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
-    for (char *p = b; *p; p++) if (*p < 0x20 || (unsigned char)*p > 0x7e) *p = '?';
+    make_printable(a);
+    make_printable(b);
     return push_global(m, a, b);
 }
 
