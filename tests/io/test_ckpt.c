@@ -146,13 +146,13 @@ static void test_sharding(void) {
     float v[2] = {1, 2};
     xgd_tensor odd[2] = {
         {.name = "caf\xc3\xa9.\xf0\x9f\x98\x80", .dtype = XGD_F32, .ndim = 1, .shape = {1}, .data = v, .nbytes = 4},
-        {.name = "b\"q\\\t", .dtype = XGD_F32, .ndim = 1, .shape = {1}, .data = v + 1, .nbytes = 4},
+        {.name = "b\"q\\\t\x7f", .dtype = XGD_F32, .ndim = 1, .shape = {1}, .data = v + 1, .nbytes = 4},
     };
     snprintf(dir, sizeof dir, "%s/escapes", g_dir);
     CHECK(xgd_ckpt_write_folder(dir, odd, 2, 4) == 0);
     CHECK(xgd_read_file(path2(dir, "model.safetensors.index.json"), &text, NULL) == 0);
     CHECK_STR(text, "{\n  \"metadata\": {\n    \"total_size\": 8\n  },\n  \"weight_map\": {\n"
-                    "    \"b\\\"q\\\\\\t\": \"model-00002-of-00002.safetensors\",\n"
+                    "    \"b\\\"q\\\\\\t\\u007f\": \"model-00002-of-00002.safetensors\",\n"
                     "    \"caf\\u00e9.\\ud83d\\ude00\": \"model-00001-of-00002.safetensors\"\n  }\n}\n");
     free(text);
     CHECK(xgd_ckpt_open(&c, dir) == 0);
