@@ -3,7 +3,7 @@
 Each tool runs once per mode over one JSONL file holding every text (so one process per tokenizer
 and mode, never one per text). Modes: encode with add_special_tokens false and true; decode of the
 oracle's ids (plus the same ids wrapped in the tokenizer's special tokens) with
-skip_special_tokens false and true. Any difference is a failure; the first few of each mode are
+skip_special_tokens false and true, and without clean_up_tokenization_spaces. Any difference is a failure; the first few of each mode are
 printed with the text and both outputs."""
 import json
 import os
@@ -51,7 +51,8 @@ def both(tokenizer, jsonl, flags):
 
 
 def short(v, n=240):
-    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+    # JSON form, so that control chars, NULs and trailing spaces are visible
+    s = json.dumps(v, ensure_ascii=False)
     return s if len(s) <= n else s[:n] + f"... ({len(s)} chars)"
 
 
@@ -130,7 +131,8 @@ def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=()):
             for ids in id_lists:
                 fh.write(json.dumps({"ids": ids}) + "\n")
         for flags, mode in ((["--decode"], "decode"),
-                            (["--decode", "--skip-special-tokens"], "decode skip_special_tokens")):
+                            (["--decode", "--skip-special-tokens"], "decode skip_special_tokens"),
+                            (["--decode", "--no-cleanup"], "decode no_cleanup")):
             want, got = both(tokenizer, ij, flags)
             rep.compare(mode, id_lists, want, got, key="text")
     except RuntimeError as e:

@@ -3,7 +3,7 @@
 //   node encode.mjs --tokenizer PATH --jsonl IN.jsonl [--add-special-tokens]
 //       reads {"text": ...} lines, prints one JSON array of ids per line;
 //   node encode.mjs --tokenizer PATH --decode --jsonl IN.jsonl [--skip-special-tokens]
-//       [--clean-up | --no-clean-up]
+//       [--cleanup | --no-cleanup]
 //       reads {"ids": [...]} lines, prints {"text": ...} lines (clean-up: as tokenizer_config.json
 //       says, default on, as transformers' decode).
 // PATH: tokenizer.json, vocab.json (merges.txt beside it), or a folder with either.
@@ -12,7 +12,7 @@ import { load_tokenizer, encode_ids, decode_ids } from "./oracle.mjs";
 
 function usage(msg) {
   process.stderr.write(`encode.mjs: ${msg}\nusage: node encode.mjs --tokenizer PATH --jsonl IN ` +
-    "[--add-special-tokens] [--decode [--skip-special-tokens] [--clean-up|--no-clean-up]]\n");
+    "[--add-special-tokens] [--decode [--skip-special-tokens] [--cleanup|--no-cleanup]]\n");
   process.exit(2);
 }
 
@@ -26,8 +26,8 @@ for (let i = 0; i < argv.length; i++) {
   } else if (a === "--add-special-tokens") opt.add_special = true;
   else if (a === "--decode") opt.decode = true;
   else if (a === "--skip-special-tokens") opt.skip = true;
-  else if (a === "--clean-up") opt.cleanup = true;
-  else if (a === "--no-clean-up") opt.cleanup = false;
+  else if (a === "--clean-up" || a === "--cleanup") opt.cleanup = true;
+  else if (a === "--no-clean-up" || a === "--no-cleanup") opt.cleanup = false;
   else usage(`unknown argument ${argv[i]}`);
 }
 if (!opt.tokenizer || !opt.jsonl) usage("--tokenizer and --jsonl are required");

@@ -47,7 +47,7 @@ def run_decode(tok, id_lists):
     with open(p, "w") as fh:
         for ids in id_lists:
             fh.write(json.dumps({"ids": ids}) + "\n")
-    return [json.loads(l)["text"] for l in oracle(tok, p, ["--decode", "--no-clean-up"])]
+    return [json.loads(l)["text"] for l in oracle(tok, p, ["--decode", "--no-cleanup"])]
 
 
 def main():
