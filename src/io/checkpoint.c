@@ -91,7 +91,8 @@ static const char *file_of(const xgd_ckpt *c, const char *name) {
 }
 
 /* A sharded checkpoint: {"metadata": {...}, "weight_map": {"tensor": "shard file", ...}}. Every
- * listed tensor must be in the shard the index names. */
+ * listed tensor must be in the shard the index names; a shard's other tensors load too (as in
+ * transformers, which reads whole shards). Shards not named by the map are not opened. */
 static int open_index(xgd_ckpt *c, const char *index_path) {
     json_t *j = xgd_json_load(index_path);
     if (!j) return -1;
