@@ -6,7 +6,7 @@
 #include "base/log.h"
 #include "base/err.h"
 #include "model/runtime.h"
-#include "ops/blas_cpu.h"
+#include "ops/process_env.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +42,7 @@ static double median(double *v, int n) {
 }
 
 int main(int argc, char **argv) {
-    xgd_blas_select_cpu(argv);
+    xgd_process_env(argv);
     if (argc < 2) { fprintf(stderr, "usage: bench_forward MODEL [--batch B] [--prompt T] [--decode S] [--reps R]\n"); return 2; }
     int B = 4, T = 128, S = 32, R = 3;
     for (int i = 2; i + 1 < argc; i += 2) {

@@ -1,7 +1,7 @@
 /* xgd: the command-line front end. Dispatches to one file per command; the logic lives in libxgd. */
 #include "cli/commands.h"
 #include "base/log.h"
-#include "ops/blas_cpu.h"
+#include "ops/process_env.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -24,7 +24,7 @@ static void usage(FILE *fp) {
 }
 
 int main(int argc, char **argv) {
-    xgd_blas_select_cpu(argv);
+    xgd_process_env(argv);
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) xgd_verbosity = 0;

@@ -24,8 +24,9 @@ typedef struct xgd_state {
 xgd_state *xgd_state_new(const xgd_model *m, int B, int Tmax);
 void xgd_state_reset(xgd_state *s);
 void xgd_state_free(xgd_state *s);
-/* Copy the cache of sequence src into sequence dst (sharing a prefilled prompt). */
-void xgd_state_copy_seq(xgd_state *s, int dst, int src);
+/* Copy the cache of sequence src of state from into sequence dst of s (sharing a prefilled
+ * prompt). Both states belong to the same model; s must hold at least from->past tokens. */
+void xgd_state_copy_from(xgd_state *s, int dst, const xgd_state *from, int src);
 
 typedef struct {
     const int32_t *ids;        /* (B, T) */

@@ -35,16 +35,17 @@ void xgd_state_free(xgd_state *s) {
     free(s);
 }
 
-void xgd_state_copy_seq(xgd_state *s, int dst, int src) {
-    if (dst == src) return;
+void xgd_state_copy_from(xgd_state *s, int dst, const xgd_state *from, int src) {
     const xgd_hparams *hp = &s->m->hp;
-    size_t row = (size_t)s->Tmax * (size_t)hp->n_kv * (size_t)hp->head_dim;
+    size_t kvd = (size_t)hp->n_kv * (size_t)hp->head_dim, n = (size_t)from->past;
+    size_t drow = (size_t)s->Tmax * kvd, srow = (size_t)from->Tmax * kvd;
     for (int l = 0; l < hp->n_layer; l++)
         for (int kv = 0; kv < 2; kv++) {
-            float *base = s->kv + ((size_t)l * 2 + (size_t)kv) * (size_t)s->B * row;
-            memcpy(base + (size_t)dst * row, base + (size_t)src * row, (size_t)s->past * (size_t)hp->n_kv * (size_t)hp->head_dim * sizeof(float));
+            float *d = s->kv + ((size_t)l * 2 + (size_t)kv) * (size_t)s->B * drow + (size_t)dst * drow;
+            const float *f = from->kv + ((size_t)l * 2 + (size_t)kv) * (size_t)from->B * srow + (size_t)src * srow;
+            memcpy(d, f, n * kvd * sizeof(float));
         }
-    memcpy(s->mask + (size_t)dst * (size_t)s->Tmax, s->mask + (size_t)src * (size_t)s->Tmax, (size_t)s->Tmax);
-    memcpy(s->kpos + (size_t)dst * (size_t)s->Tmax, s->kpos + (size_t)src * (size_t)s->Tmax, sizeof(int32_t) * (size_t)s->Tmax);
-    s->seen[dst] = s->seen[src];
+    memcpy(s->mask + (size_t)dst * (size_t)s->Tmax, from->mask + (size_t)src * (size_t)from->Tmax, n);
+    memcpy(s->kpos + (size_t)dst * (size_t)s->Tmax, from->kpos + (size_t)src * (size_t)from->Tmax, n * sizeof(int32_t));
+    s->seen[dst] = from->seen[src];
 }

@@ -1,0 +1,202 @@
+/* xgd generate: N sampled continuations per prompt, vLLM's sampling semantics, the seed's files. */
+#include "cli/args.h"
+#include "base/err.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "generate/detok.h"
+#include "generate/generate.h"
+#include "generate/output.h"
+#include "model/intervene.h"
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { char **v; int n; } strlist;
+
+static void push(strlist *l, const char *s) {
+    l->v = xgd_realloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
+    l->v[l->n++] = xgd_strdup(s);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* --prompt_file: a file, a folder (its *.json and *.jsonl files, sorted), or a comma-separated list. */
+static int prompt_files(const char *arg, strlist *out) {
+    char *copy = xgd_strdup(arg), *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (xgd_is_dir(tok)) {
+            DIR *d = opendir(tok);
+            if (!d) { free(copy); return xgd_fail("%s: cannot read folder", tok); }
+            strlist found = {0};
+            for (struct dirent *e; (e = readdir(d));) {
+                size_t n = strlen(e->d_name);
+                if ((n > 5 && !strcmp(e->d_name + n - 5, ".json")) || (n > 6 && !strcmp(e->d_name + n - 6, ".jsonl"))) {
+                    char *p = xgd_path_join(tok, e->d_name);
+                    push(&found, p);
+                    free(p);
+                }
+            }
+            closedir(d);
+            qsort(found.v, (size_t)found.n, sizeof(char *), cmp_str);
+            for (int i = 0; i < found.n; i++) { push(out, found.v[i]); free(found.v[i]); }
+            free(found.v);
+        } else if (xgd_is_file(tok)) push(out, tok);
+        else { free(copy); return xgd_fail("%s: no such prompt file or folder", tok); }
+    }
+    free(copy);
+    if (out->n == 0) return xgd_fail("--prompt_file %s: no prompt files found", arg);
+    return 0;
+}
+
+/* Stop ids: the tokenizer's EOS and the config's eos_token_id(s), as vLLM (0.4.3+) uses them. */
+static int stop_ids(const xgd_model *m, const xgd_tokenizer *t, int32_t *ids) {
+    int n = 0;
+    int32_t e = xgd_eos_id(t);
+    if (e >= 0) ids[n++] = e;
+    for (int i = 0; i < m->hp.n_eos && n < 16; i++) {
+        int dup = 0;
+        for (int j = 0; j < n; j++) dup |= ids[j] == m->hp.eos_ids[i];
+        if (!dup) ids[n++] = m->hp.eos_ids[i];
+    }
+    return n;
+}
+
+typedef struct {
+    const xgd_model *m;
+    const xgd_tokenizer *tok;
+    xgd_gen_opts o;
+    int overwrite, skip_bad;
+    long limit;
+} run_ctx;
+
+static int run_file(run_ctx *c, const char *pf, const char *out_path, xgd_progress *bar) {
+    xgd_prompts P;
+    if (xgd_prompts_read(pf, c->skip_bad, &P) != 0) return -1;
+    if (c->limit > 0 && P.n > c->limit) P.n = c->limit;  /* the rest stay allocated until free */
+    int64_t all = P.n;
+    char *dir = xgd_strdup(out_path);
+    *strrchr(dir, '/') = 0;
+    xgd_gen_file gf;
+    int rc = xgd_mkdir_p(dir);
+    free(dir);
+    if (rc == 0) rc = xgd_gen_file_open(&gf, out_path, c->o.N, &P, c->overwrite);
+    if (rc != 0) { P.n = all; xgd_prompts_free(&P); return -1; }
+    int64_t start = gf.done;
+    if (start > 0) xgd_info("%s: resuming after %lld complete prompts", out_path, (long long)start);
+    int N = c->o.N, M = c->o.max_tokens, G = c->o.group;
+    xgd_encoding *enc = xgd_calloc((size_t)G, sizeof(xgd_encoding));
+    const int32_t **ids = xgd_calloc((size_t)G, sizeof(int32_t *));
+    int *lens = xgd_calloc((size_t)G, sizeof(int));
+    xgd_gen_out go = {xgd_malloc(sizeof(int32_t) * (size_t)G * (size_t)N * (size_t)(M > 0 ? M : 1)),
+                      xgd_malloc(sizeof(int) * (size_t)G * (size_t)N)};
+    char **texts = xgd_calloc((size_t)N, sizeof(char *));
+    bar->total += P.n - start;
+    for (int64_t p0 = start; rc == 0 && p0 < P.n; p0 += G) {
+        int g = (int)(P.n - p0 < G ? P.n - p0 : G);
+        for (int i = 0; i < g && rc == 0; i++) {
+            const char *txt = P.text[p0 + i];
+            rc = xgd_encode(c->tok, txt, strlen(txt), 1, &enc[i]);
+            if (rc != 0) xgd_err_context("%s:%ld", pf, P.line[p0 + i]);
+            ids[i] = enc[i].ids;
+            lens[i] = (int)enc[i].n;
+        }
+        if (rc == 0 && (rc = xgd_generate_group(c->m, ids, lens, g, p0, &c->o, &go)) != 0)
+            xgd_err_context("%s: prompts %lld-%lld", pf, (long long)p0, (long long)(p0 + g - 1));
+        for (int i = 0; i < g && rc == 0; i++) {
+            for (int k = 0; k < N && rc == 0; k++) {
+                int r = i * N + k;
+                texts[k] = xgd_detok_vllm(c->tok, ids[i], lens[i], go.ids + (size_t)r * (size_t)M, go.len[r]);
+                if (!texts[k]) rc = -1;
+            }
+            if (rc == 0) rc = xgd_gen_file_append(&gf, P.text[p0 + i], texts);
+            for (int k = 0; k < N; k++) { free(texts[k]); texts[k] = NULL; }
+            xgd_progress_add(bar, 1);
+        }
+    }
+    int crc = xgd_gen_file_close(&gf);
+    if (rc == 0) rc = crc;
+    if (rc == 0)
+        printf("{\"prompt_file\": \"%s\", \"output\": \"%s\", \"prompts\": %lld, \"samples\": %d, \"resumed_after\": %lld, \"skipped_lines\": %ld}\n",
+               pf, out_path, (long long)P.n, N, (long long)start, P.skipped);
+    for (int i = 0; i < G; i++) xgd_encoding_free(&enc[i]);
+    free(enc); free(ids); free(lens); free(go.ids); free(go.len); free(texts);
+    P.n = all;
+    xgd_prompts_free(&P);
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv) {
+    const char *prompt_file = NULL, *model = NULL, *output_dir = NULL, *tokenizer = NULL, *intervene = NULL;
+    long N = 25, top_k = -1, max_tokens = 20, seed = 0, group = 0, limit = 0;
+    double temperature = 0.9, top_p = 0.8, min_p = 0.0;
+    int overwrite = 0, skip_bad = 0;
+    const opt_spec opts[] = {
+        {"prompt_file", OPT_STR, &prompt_file, "FILE|DIR|F1,F2", "prompt JSONL file(s) (\"Prompt\" or \"prompt\" per line); a folder means its *.json/*.jsonl files"},
+        {"model", OPT_STR, &model, "MODEL", "checkpoint folder or hub id in the local HF cache"},
+        {"output_dir", OPT_STR, &output_dir, "DIR", "writes DIR/<model name>/output-<prompt file stem, lower case>.json"},
+        {"N", OPT_INT, &N, "25", "samples per prompt"},
+        {"temperature", OPT_FLOAT, &temperature, "0.9", "softmax temperature; < 1e-5 is greedy"},
+        {"top_p", OPT_FLOAT, &top_p, "0.8", "nucleus: keep the smallest set of top tokens whose mass reaches p (1 = off)"},
+        {"top_k", OPT_INT, &top_k, "-1", "keep the k most likely tokens (-1 = off)"},
+        {"min_p", OPT_FLOAT, &min_p, "0", "drop tokens below min_p times the top probability (0 = off)"},
+        {"max_tokens", OPT_INT, &max_tokens, "20", "new tokens per sample (fewer if EOS comes first)"},
+        {"seed", OPT_INT, &seed, "0", "random seed; sample k of prompt p has its own stream, so runs are reproducible"},
+        {"tokenizer", OPT_STR, &tokenizer, "PATH", "tokenizer folder or file (default: the model folder)"},
+        {"group", OPT_INT, &group, "G", "prompts decoded together (default: about 100 sequences per batch)"},
+        {"intervene", OPT_STR, &intervene, "SPEC", "edit neurons at every position, e.g. 'layer.19.mlp.post_act[1234,77]+=5' or '...=0'; edits separated by commas"},
+        {"limit", OPT_INT, &limit, "K", "only the first K prompts of each file"},
+        {"overwrite", OPT_FLAG, &overwrite, NULL, "discard an existing output file instead of resuming it"},
+        {"skip_bad_lines", OPT_FLAG, &skip_bad, NULL, "skip malformed prompt lines with a warning (default: stop with file:line)"},
+        {0},
+    };
+    const cmd_spec spec = {"generate",
+        "xgd generate --prompt_file FILE --model MODEL --output_dir DIR [--N 25] [--temperature 0.9] [--top_p 0.8] [--top_k K] [--max_tokens 20] [--seed S]",
+        "Samples N continuations of every prompt with vLLM's semantics (temperature, then top-k, then top-p;\n"
+        "prompts encoded with special tokens; text detokenized as vLLM does) and writes the seed pipeline's\n"
+        "files: one line {\"prompt\": ..., \"generated_text\": ...} per sample, N per prompt, in input order.\n"
+        "An interrupted run resumes where it stopped, without duplicating or losing lines.", opts, 0, 0};
+    const char *pos[1];
+    int npos, r = args_parse(&spec, argc, argv, pos, &npos);
+    if (r != 0) return r < 0 ? 2 : 0;
+    if (args_require(&spec, "prompt_file", prompt_file) || args_require(&spec, "model", model) ||
+        args_require(&spec, "output_dir", output_dir)) return 2;
+    if (N < 1 || max_tokens < 0 || temperature < 0 || top_p <= 0 || top_p > 1 || min_p < 0 || min_p > 1) {
+        fprintf(stderr, "xgd generate: error: need N >= 1, max_tokens >= 0, temperature >= 0, 0 < top_p <= 1, 0 <= min_p <= 1\n");
+        return 2;
+    }
+    strlist files = {0};
+    if (prompt_files(prompt_file, &files) != 0) return cli_error();
+    xgd_model *m = NULL;
+    xgd_tokenizer *tok = NULL;
+    xgd_hooks hooks = {0};
+    xgd_intervention *iv = NULL;
+    int rc = xgd_model_load(&m, model);
+    if (rc == 0 && !(tok = xgd_tokenizer_load(tokenizer ? tokenizer : m->path))) rc = -1;
+    if (rc == 0 && intervene && !(iv = xgd_intervention_parse(intervene, &hooks))) rc = -1;
+    int32_t stops[16];
+    run_ctx c = {.m = m, .tok = tok, .overwrite = overwrite, .skip_bad = skip_bad, .limit = limit};
+    if (rc == 0) {
+        c.o = (xgd_gen_opts){.N = (int)N, .max_tokens = (int)max_tokens, .seed = (uint64_t)seed,
+                             .sp = {(float)temperature, (float)top_p, (int)top_k, (float)min_p},
+                             .stop_ids = stops, .n_stop = stop_ids(m, tok, stops),
+                             .group = group > 0 ? (int)group : (int)(N >= 100 ? 1 : 100 / N),
+                             .hooks = intervene ? &hooks : NULL};
+        xgd_progress bar;
+        xgd_progress_start(&bar, "generate", 0, "prompts");
+        for (int i = 0; i < files.n && rc == 0; i++) {
+            char *out = xgd_gen_output_path(output_dir, model, files.v[i]);
+            rc = run_file(&c, files.v[i], out, &bar);
+            free(out);
+        }
+        xgd_progress_end(&bar);
+        if (rc == 0 && iv && xgd_intervention_out_of_range(iv))
+            xgd_warn("--intervene: %ld edits named a neuron index beyond its hook's size and were ignored", xgd_intervention_out_of_range(iv));
+    }
+    for (int i = 0; i < files.n; i++) free(files.v[i]);
+    free(files.v);
+    xgd_intervention_free(iv);
+    xgd_tokenizer_free(tok);
+    xgd_model_free(m);
+    return rc == 0 ? 0 : cli_error();
+}

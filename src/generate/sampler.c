@@ -1,0 +1,129 @@
+#include "generate/sampler.h"
+#include "base/err.h"
+#include <math.h>
+#include <stdlib.h>
+
+void xgd_sampler_work_init(xgd_sampler_work *w, int V) {
+    w->p = xgd_malloc(sizeof(float) * (size_t)V);
+    w->idx = xgd_malloc(sizeof(int32_t) * (size_t)V);
+    w->V = V;
+}
+
+void xgd_sampler_work_free(xgd_sampler_work *w) {
+    free(w->p);
+    free(w->idx);
+    w->p = NULL;
+    w->idx = NULL;
+}
+
+static int32_t argmax(const float *x, int V) {
+    int32_t best = 0;
+    for (int v = 1; v < V; v++)
+        if (x[v] > x[best]) best = v;
+    return best;
+}
+
+/* Order: descending value, ascending id on ties (a total order, so results are deterministic). */
+static inline int before(const float *v, int32_t i, int32_t j) { return v[i] > v[j] || (v[i] == v[j] && i < j); }
+
+static int cmp_desc(const void *a, const void *b, void *ctx) {
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    const float *v = ctx;
+    return before(v, i, j) ? -1 : before(v, j, i) ? 1 : 0;
+}
+
+/* Partially order idx[0..n) so that its first c entries are the c first in the order above
+ * (quickselect, expected O(n)), then sort those c. */
+static void top_c(int32_t *idx, int n, int c, const float *v) {
+    int lo = 0, hi = n - 1;
+    while (c < n && lo < hi) {
+        int32_t a = idx[lo], b = idx[(lo + hi) / 2], d = idx[hi], piv;
+        /* median of three as pivot */
+        if (before(v, a, b)) { if (before(v, b, d)) piv = b; else piv = before(v, a, d) ? d : a; }
+        else { if (before(v, a, d)) piv = a; else piv = before(v, b, d) ? d : b; }
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (before(v, idx[i], piv)) i++;
+            while (before(v, piv, idx[j])) j--;
+            if (i <= j) { int32_t t = idx[i]; idx[i] = idx[j]; idx[j] = t; i++; j--; }
+        }
+        if (c - 1 <= j) hi = j;
+        else if (c - 1 >= i) lo = i;
+        else break;
+    }
+    qsort_r(idx, (size_t)(c < n ? c : n), sizeof(int32_t), cmp_desc, (void *)v);
+}
+
+/* Candidates examined before falling back to a full sort: the top-p set of a language model at
+ * temperature ~1 almost always lies within them; when it does not, the full sort decides. */
+#define SAMPLER_CANDIDATES 1024
+
+/* Fill w->p with the filtered, renormalised distribution; return how many tokens survive, with
+ * their ids in w->idx[0..n) in descending probability. */
+static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sampler_work *w) {
+    float t = sp->temperature;
+    float *s = w->p;
+    for (int v = 0; v < V; v++) { s[v] = logits[v] / t; w->idx[v] = v; }
+    int use_k = sp->top_k > 0 && sp->top_k < V;
+    int c = V < SAMPLER_CANDIDATES ? V : SAMPLER_CANDIDATES;
+    if (use_k && sp->top_k >= c) c = V;   /* k beyond the candidates: sort everything */
+    for (int pass = 0; pass < 2; pass++) {
+        top_c(w->idx, V, c, s);
+        /* top-k: keep everything >= the k-th largest (ties stay); needs the tie run inside c */
+        int n = V;
+        if (use_k) {
+            float kth = s[w->idx[sp->top_k - 1]];
+            n = sp->top_k;
+            while (n < c && s[w->idx[n]] >= kth) n++;
+            if (n == c && c < V) { c = V; continue; }
+        }
+        /* softmax over the survivors (all of V when top-k is off) */
+        double mx = s[w->idx[0]], z = 0;
+        if (n == V) for (int v = 0; v < V; v++) z += exp((double)s[v] - mx);
+        else for (int i = 0; i < n; i++) z += exp((double)s[w->idx[i]] - mx);
+        /* top-p: keep j iff the mass strictly before j is < p; min-p: prob >= min_p * max */
+        int keep = n;
+        if (sp->top_p < 1.0f || sp->min_p > 0.0f) {
+            double mass = 0, thr = (double)sp->min_p * (1.0 / z);
+            keep = 0;
+            while (keep < n) {
+                if (keep == c) break;   /* ran past the sorted candidates */
+                double pj = exp((double)s[w->idx[keep]] - mx) / z;
+                if (keep > 0 && (mass >= (double)sp->top_p || pj < thr)) break;
+                mass += pj;
+                keep++;
+            }
+            if (keep == c && c < n) { c = V; continue; }
+        }
+        /* with neither top-p nor min-p every token survives; the draw walks idx in the
+         * (deterministic) order quickselect left it, so no full sort is needed */
+        double zz = 0;
+        for (int i = 0; i < keep; i++) zz += exp((double)s[w->idx[i]] - mx);
+        for (int i = 0; i < keep; i++) s[w->idx[i]] = (float)(exp((double)s[w->idx[i]] - mx) / zz);
+        /* zero the rest: tokens outside idx[0..keep) */
+        for (int i = keep; i < V; i++) s[w->idx[i]] = 0.0f;
+        return keep;
+    }
+    return 0; /* not reached: the second pass runs with c = V */
+}
+
+void xgd_sampling_probs(const float *logits, int V, const xgd_sampling *sp, xgd_sampler_work *w, float *probs) {
+    if (sp->temperature < 1e-5f) {
+        for (int v = 0; v < V; v++) probs[v] = 0.0f;
+        probs[argmax(logits, V)] = 1.0f;
+        return;
+    }
+    filter(logits, V, sp, w);
+    for (int v = 0; v < V; v++) probs[v] = w->p[v];
+}
+
+int32_t xgd_sample(const float *logits, int V, const xgd_sampling *sp, xgd_sampler_work *w, xgd_rng *rng) {
+    if (sp->temperature < 1e-5f) return argmax(logits, V);
+    int n = filter(logits, V, sp, w);
+    double u = xgd_rng_uniform_d(rng), c = 0;
+    for (int i = 0; i < n; i++) {
+        c += w->p[w->idx[i]];
+        if (u < c) return w->idx[i];
+    }
+    return w->idx[n - 1]; /* rounding: the mass summed to slightly below u */
+}
