@@ -375,3 +375,13 @@ int tk_load_json(xgd_tokenizer *t, const char *path) {
     if (r) return xgd_err_context("%s", path);
     return 0;
 }
+
+int tk_load_json_text(xgd_tokenizer *t, const char *text, size_t len, const char *name) {
+    json_error_t e;
+    json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &e);
+    if (!root) return xgd_fail("%s:%d:%d: invalid JSON: %s", name, e.line, e.column, e.text);
+    int r = load(t, root);
+    json_decref(root);
+    if (r) return xgd_err_context("%s", name);
+    return 0;
+}

@@ -138,7 +138,7 @@ static int build_merges(tk_model *m, const double *scores) {
             v[n++] = (spm_merge){l, r, id, scores[id]};
         }
     }
-    qsort(v, n, sizeof *v, merge_cmp);
+    if (n) qsort(v, n, sizeof *v, merge_cmp);
     for (size_t k = 0; k < n; k++) {
         const char *a = m->id2tok[v[k].l], *b = m->id2tok[v[k].r];
         if (tk_bpe_add_merge(m, a, strlen(a), b, strlen(b), (uint32_t)k)) { free(v); return -1; }
@@ -233,11 +233,9 @@ static int build_t5(xgd_tokenizer *t, spm_model *sm, int extra_ids) {
     return 0;
 }
 
-int tk_load_spm(xgd_tokenizer *t, const char *path, int flavor, int extra_ids) {
-    char *data; size_t len;
-    if (xgd_read_file(path, &data, &len)) return -1;
+int tk_load_spm_buf(xgd_tokenizer *t, const uint8_t *data, size_t len, int flavor, int extra_ids, const char *name) {
     spm_model sm = {0};
-    pb b = {(const uint8_t *)data, (const uint8_t *)data + len};
+    pb b = {data, data + len};
     int r = parse_model(b, &sm);
     if (!r) {
         if (flavor == 0) flavor = sm.model_type == 2 ? 1 : 2;
@@ -249,8 +247,8 @@ int tk_load_spm(xgd_tokenizer *t, const char *path, int flavor, int extra_ids) {
         for (size_t k = 0; k < sm.n; k++) {
             if (sm.v[k].type != T_CONTROL && sm.v[k].type != T_USER) continue;
             if (tk_strmap_get(&t->added.by_content, sm.v[k].piece, sm.v[k].len) >= 0) continue;
-            const char *s = flavor == 1 && k < 3 ? NULL : sm.v[k].piece;
-            if (s) tk_added_add(&t->added, (int32_t)k, s, 0, 0, 0, 0, sm.v[k].type == T_CONTROL);
+            if (flavor == 1 && k < 3) continue; /* LlamaConverter already named 0..2 */
+            tk_added_add(&t->added, (int32_t)k, sm.v[k].piece, 0, 0, 0, 0, sm.v[k].type == T_CONTROL);
         }
         if (flavor == 2) { /* T5Tokenizer's special tokens: <unk> too */
             int32_t u = t->model.unk_id;
@@ -259,7 +257,14 @@ int tk_load_spm(xgd_tokenizer *t, const char *path, int flavor, int extra_ids) {
     }
     for (size_t k = 0; k < sm.n; k++) free(sm.v[k].piece);
     free(sm.v);
-    free(data);
-    if (r) return xgd_err_context("%s", path);
+    if (r) return xgd_err_context("%s", name);
     return 0;
+}
+
+int tk_load_spm(xgd_tokenizer *t, const char *path, int flavor, int extra_ids) {
+    char *data; size_t len;
+    if (xgd_read_file(path, &data, &len)) return -1;
+    int r = tk_load_spm_buf(t, (const uint8_t *)data, len, flavor, extra_ids, path);
+    free(data);
+    return r;
 }

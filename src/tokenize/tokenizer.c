@@ -146,6 +146,19 @@ xgd_tokenizer *xgd_tokenizer_load(const char *path) {
     return t;
 }
 
+xgd_tokenizer *tk_tokenizer_from_memory(int kind, const void *data, size_t len) {
+    xgd_tokenizer *t = xgd_calloc(1, sizeof *t);
+    t->bos = t->eos = t->pad = t->unk = -1;
+    t->cleanup = 1;
+    int r = kind == 0 ? tk_load_json_text(t, data, len, "tokenizer.json")
+                      : tk_load_spm_buf(t, data, len, 0, 100, "tokenizer.model");
+    if (r) { xgd_tokenizer_free(t); return NULL; }
+    if (t->unk < 0) t->unk = t->model.unk_id;
+    apply_config(t, NULL, kind == 0 ? SRC_JSON : SRC_SPM);
+    tk_added_build(&t->added, t->norm);
+    return t;
+}
+
 void xgd_tokenizer_free(xgd_tokenizer *t) {
     if (!t) return;
     tk_model_free(&t->model);
