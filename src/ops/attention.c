@@ -5,7 +5,8 @@
  * With several queries per head, the head's keys (and, in backward, values) are first transposed
  * to (hd, Tk) so a query's scores are hd broadcast-FMAs over rows of 16 keys (xgd_scores_t), and
  * weighted sums of value rows keep the output in registers (xgd_wsum_rows). A single query
- * (decoding) skips the transpose and uses Tk dot products; it allocates only a score row.
+ * (decoding) skips the transpose: each key row is dotted with all the query heads that share it
+ * (GQA) while it is in cache; only score rows are allocated.
  * Causal rows only touch the keys they can see.
  *
  * Masking follows transformers: a masked score is -FLT_MAX (finfo.min), so a row with every key
@@ -42,7 +43,7 @@ static void transpose_rows(float *dst, const float *src, int64_t ld, int n, int 
         for (int c = 0; c < hd; c++) dst[(int64_t)c * n + j] = src[j * ld + c];
 }
 
-/* dot products of x with rows 0..n-1 (transposed copy xt when given) */
+/* dot products of x with rows 0..n-1 (transposed copy xt when given; backward pass) */
 static void row_dots(float *s, const float *x, const float *rows, int64_t ld, const float *xt, int64_t ldt, int hd, int n) {
     if (xt) xgd_scores_t(s, x, xt, ldt, hd, n);
     else for (int j = 0; j < n; j++) s[j] = xgd_dot_f32(x, rows + j * ld, hd);
@@ -67,41 +68,71 @@ static int softmax_row(float *p, int lim, const xgd_attn *a, int b, int h, int i
         for (int j = 0; j < Tk; j++) p[j] = 1.0f / (float)Tk;
         return Tk;
     }
-    float sum = 0;
-    for (int j = 0; j < lim; j++) {
-        p[j] = key_ok(a, b, j) ? expf(p[j] - mx) : 0.0f;
-        sum += p[j];
-    }
-    const float inv = 1.0f / sum;
+    /* masked entries hold -FLT_MAX and come out of exp as exactly 0 */
+    const float inv = (float)(1.0 / xgd_exp_sum(p, p, lim, mx));
     for (int j = 0; j < lim; j++) p[j] *= inv;
     for (int j = lim; j < Tk; j++) p[j] = 0.0f;
     return lim;
 }
 
+/* Many queries: per (b, h), keys transposed once, scores by broadcast-FMA over rows of keys. */
+static void forward_head(float *out, float *probs, float *scratch, float *kt, const float *q, const float *k,
+                         const float *v, const xgd_attn *a, int b, int h) {
+    const int Tq = a->Tq, Tk = a->Tk, hd = a->hd, g = h / (a->nH / a->nKV);
+    const int64_t krow = (int64_t)a->nKV * hd, qrow = (int64_t)a->nH * hd;
+    const float *kb = k + b * kv_stride(a) + g * hd, *vb = v + b * kv_stride(a) + g * hd;
+    transpose_rows(kt, kb, krow, Tk, hd);
+    for (int i = 0; i < Tq; i++) {
+        float *p = probs ? probs + (((int64_t)b * a->nH + h) * Tq + i) * Tk : scratch;
+        const int lim = causal_limit(a, i);
+        xgd_scores_t(p, q + ((int64_t)b * Tq + i) * qrow + h * hd, kt, Tk, hd, lim);
+        const int n = softmax_row(p, lim, a, b, h, i);
+        float *o = out + ((int64_t)b * Tq + i) * qrow + h * hd;
+        memset(o, 0, (size_t)hd * sizeof(float));
+        xgd_wsum_rows(o, p, vb, krow, n, hd);
+    }
+}
+
+/* Few queries (decoding): per (b, kv head), each key row is read once for all the query heads
+ * that share it (GQA), with dot products instead of a transpose. */
+static void forward_group(float *out, float *probs, float *scratch, const float *q, const float *k, const float *v,
+                          const xgd_attn *a, int b, int g) {
+    const int Tq = a->Tq, Tk = a->Tk, hd = a->hd, rep = a->nH / a->nKV;
+    const int64_t krow = (int64_t)a->nKV * hd, qrow = (int64_t)a->nH * hd;
+    const float *kb = k + b * kv_stride(a) + g * hd, *vb = v + b * kv_stride(a) + g * hd;
+    for (int i = 0; i < Tq; i++) {
+        const int lim = causal_limit(a, i);
+        const float *qi = q + ((int64_t)b * Tq + i) * qrow + (int64_t)g * rep * hd;   /* rep heads, stride hd */
+        float *s = scratch;                                                          /* (rep, Tk) */
+        for (int j = 0; j < lim; j++) {
+            for (int r = 0; r < rep; r++) s[(int64_t)r * Tk + j] = 0.0f;
+            xgd_dot_rows(s + j, Tk, qi, hd, rep, kb + j * krow, XGD_F32, hd);
+        }
+        for (int r = 0; r < rep; r++) {
+            const int h = g * rep + r;
+            float *p = s + (int64_t)r * Tk;
+            const int n = softmax_row(p, lim, a, b, h, i);
+            float *o = out + ((int64_t)b * Tq + i) * qrow + h * hd;
+            memset(o, 0, (size_t)hd * sizeof(float));
+            xgd_wsum_rows(o, p, vb, krow, n, hd);
+            if (probs) memcpy(probs + (((int64_t)b * a->nH + h) * Tq + i) * Tk, p, (size_t)Tk * sizeof(float));
+        }
+    }
+}
+
 void xgd_attention(float *out, float *probs, const float *q, const float *k, const float *v, const xgd_attn *a) {
-    const int B = a->B, Tq = a->Tq, Tk = a->Tk, nH = a->nH, hd = a->hd, rep = a->nH / a->nKV;
-    const int64_t kvs = kv_stride(a), krow = (int64_t)a->nKV * hd, qrow = (int64_t)nH * hd;
-    const int use_kt = Tq >= KT_MIN_TQ;
+    const int B = a->B, Tq = a->Tq, Tk = a->Tk, nH = a->nH, nKV = a->nKV, hd = a->hd;
+    const int many = Tq >= KT_MIN_TQ;
+    const int ntask = many ? B * nH : B * nKV;
     const int nt = xgd_ops_threads(4.0 * B * nH * (double)Tq * Tk * hd);
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        float *scratch = probs ? NULL : xgd_malloc((size_t)Tk * sizeof(float));
-        float *kt = use_kt ? xgd_malloc((size_t)Tk * hd * sizeof(float)) : NULL;
+        float *scratch = xgd_malloc((size_t)Tk * (many ? 1 : nH / nKV) * sizeof(float));
+        float *kt = many ? xgd_malloc((size_t)Tk * hd * sizeof(float)) : NULL;
         #pragma omp for schedule(static)
-        for (int bh = 0; bh < B * nH; bh++) {
-            const int b = bh / nH, h = bh % nH, g = h / rep;
-            const float *kb = k + b * kvs + g * hd, *vb = v + b * kvs + g * hd;
-            if (use_kt) transpose_rows(kt, kb, krow, Tk, hd);
-            for (int i = 0; i < Tq; i++) {
-                float *p = probs ? probs + ((int64_t)bh * Tq + i) * Tk : scratch;
-                const float *qi = q + ((int64_t)b * Tq + i) * qrow + h * hd;
-                float *o = out + ((int64_t)b * Tq + i) * qrow + h * hd;
-                const int lim = causal_limit(a, i);
-                row_dots(p, qi, kb, krow, kt, Tk, hd, lim);
-                const int n = softmax_row(p, lim, a, b, h, i);
-                memset(o, 0, (size_t)hd * sizeof(float));
-                xgd_wsum_rows(o, p, vb, krow, n, hd);
-            }
+        for (int t = 0; t < ntask; t++) {
+            if (many) forward_head(out, probs, scratch, kt, q, k, v, a, t / nH, t % nH);
+            else forward_group(out, probs, scratch, q, k, v, a, t / nKV, t % nKV);
         }
         free(scratch);
         free(kt);

@@ -29,6 +29,12 @@ void xgd_row_to_f32(float *dst, const void *src, xgd_dtype t, int64_t n);
 void xgd_dot_rows(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n);
 void xgd_axpy_rows(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n);
 
+/* Softmax building blocks. max of x[0..n); dst[i] = exp(src[i] - shift) (dst may be NULL or
+ * alias src) returning the sum of those exponentials (accumulated in double per block of 1024).
+ * The AVX-512 exp is within 2 ulp of expf (tested); -FLT_MAX inputs give exactly 0. */
+float xgd_max_f32(const float *x, int64_t n);
+double xgd_exp_sum(float *dst, const float *src, int64_t n, float shift);
+
 /* Attention building blocks (no horizontal sums in the hot loops):
  *   scores: s[j] = sum_c q[c] * kt[c*ldkt + j], j < n   (kt: keys transposed, hd rows)
  *   wsum:   out[c] += sum_j p[j] * v[j*ldv + c], c < hd  (probability-weighted sum of rows) */

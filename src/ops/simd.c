@@ -1,11 +1,12 @@
 /* CPU feature probing, the threading threshold, and the small vector primitives shared by ops.
  * Each primitive has a portable C body and an AVX-512 body picked at run time. */
 #include "ops/ops_internal.h"
+#include "ops/simd_avx512.h"
 #include "base/log.h"
 #include <immintrin.h>
+#include <math.h>
 #include <stdlib.h>
 
-#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 static int g_avx512 = -1, g_bf16 = -1;
 
@@ -124,7 +125,6 @@ static void axpy_rows_c(float *y, int64_t ldy, const float *s, int64_t lds, int6
 }
 
 /* 16 weights widened to f32, masked to the first `left` when left < 16 */
-static inline __mmask16 tail_mask(int64_t left);
 AVX512 static inline __m512 load_w16(const void *w, xgd_dtype t, int64_t i, int64_t left) {
     __mmask16 m = tail_mask(left);
     if (t == XGD_F32) return _mm512_maskz_loadu_ps(m, (const float *)w + i);
@@ -133,10 +133,7 @@ AVX512 static inline __m512 load_w16(const void *w, xgd_dtype t, int64_t i, int6
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-/* lanes still inside the row: all 16, the first `left`, or none */
-static inline __mmask16 tail_mask(int64_t left) {
-    return left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-}
+
 
 /* four x rows per pass: the widened weight vector feeds four FMAs */
 AVX512 static void dot_rows_avx512(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
@@ -242,4 +239,54 @@ void xgd_scores_t(float *s, const float *q, const float *kt, int64_t ldkt, int h
 void xgd_wsum_rows(float *out, const float *p, const float *v, int64_t ldv, int64_t n, int hd) {
     if (xgd_cpu_avx512()) wsum_rows_avx512(out, p, v, ldv, n, hd);
     else wsum_rows_c(out, p, v, ldv, n, hd);
+}
+
+/* ---- softmax blocks ---- */
+static float max_c(const float *x, int64_t n) {
+    float m = x[0];
+    for (int64_t i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+AVX512 static float max_avx512(const float *x, int64_t n) {
+    __m512 m = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n; i += 16)
+        m = _mm512_mask_max_ps(m, tail_mask(n - i), m, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+    return _mm512_reduce_max_ps(m);
+}
+
+float xgd_max_f32(const float *x, int64_t n) {
+    if (n <= 0) return -INFINITY;
+    return xgd_cpu_avx512() ? max_avx512(x, n) : max_c(x, n);
+}
+
+static double exp_sum_c(float *dst, const float *src, int64_t n, float shift) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float e = expf(src[i] - shift);
+        if (dst) dst[i] = e;
+        s += e;
+    }
+    return s;
+}
+
+AVX512 static double exp_sum_avx512(float *dst, const float *src, int64_t n, float shift) {
+    const __m512 sh = _mm512_set1_ps(shift);
+    double total = 0;
+    for (int64_t b0 = 0; b0 < n; b0 += 1024) {
+        const int64_t b1 = b0 + 1024 < n ? b0 + 1024 : n;
+        __m512 acc = _mm512_setzero_ps();
+        for (int64_t i = b0; i < b1; i += 16) {
+            const __mmask16 m = tail_mask(b1 - i);
+            const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, src + i), sh));
+            if (dst) _mm512_mask_storeu_ps(dst + i, m, e);
+            acc = _mm512_mask_add_ps(acc, m, acc, e);
+        }
+        total += (double)_mm512_reduce_add_ps(acc);
+    }
+    return total;
+}
+
+double xgd_exp_sum(float *dst, const float *src, int64_t n, float shift) {
+    return xgd_cpu_avx512() ? exp_sum_avx512(dst, src, n, shift) : exp_sum_c(dst, src, n, shift);
 }

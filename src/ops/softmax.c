@@ -1,17 +1,14 @@
 /* Row softmax and the per-row log-probability of a target token (the causal-LM loss and the
- * sequence log-likelihoods used by DPO-style objectives). Max-shifted exponentials; sums in
- * double so a 250k-entry vocabulary row loses nothing. */
+ * sequence log-likelihoods used by DPO-style objectives). Max-shifted exponentials (vectorised,
+ * ops_internal.h), sums in double per block so a 250k-entry vocabulary row loses nothing. */
 #include "ops/ops.h"
 #include "ops/ops_internal.h"
 #include <math.h>
 
 /* logsumexp of one row. */
 static float row_lse(const float *z, int64_t C) {
-    float mx = z[0];
-    for (int64_t c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
-    double s = 0;
-    for (int64_t c = 0; c < C; c++) s += expf(z[c] - mx);
-    return mx + (float)log(s);
+    const float mx = xgd_max_f32(z, C);
+    return mx + (float)log(xgd_exp_sum(NULL, z, C, mx));
 }
 
 void xgd_softmax_rows(float *x, int64_t N, int64_t C) {
@@ -19,10 +16,7 @@ void xgd_softmax_rows(float *x, int64_t N, int64_t C) {
     #pragma omp parallel for num_threads(nt) if (nt > 1)
     for (int64_t n = 0; n < N; n++) {
         float *z = x + n * C;
-        float mx = z[0];
-        for (int64_t c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
-        double s = 0;
-        for (int64_t c = 0; c < C; c++) { z[c] = expf(z[c] - mx); s += z[c]; }
+        const double s = xgd_exp_sum(z, z, C, xgd_max_f32(z, C));
         const float inv = (float)(1.0 / s);
         for (int64_t c = 0; c < C; c++) z[c] *= inv;
     }
@@ -53,7 +47,13 @@ void xgd_logprob_gather_backward(float *dlogits, const float *dlp, const float *
         const float *z = logits + n * V;
         float *d = dlogits + n * V;
         const float g = dlp[n], l = lse ? lse[n] : row_lse(z, V);
-        for (int64_t v = 0; v < V; v++) d[v] -= g * expf(z[v] - l);
+        /* d -= g * exp(z - lse), a block at a time through a small buffer */
+        float e[256];
+        for (int64_t v0 = 0; v0 < V; v0 += 256) {
+            const int64_t c = V - v0 < 256 ? V - v0 : 256;
+            xgd_exp_sum(e, z + v0, c, l);
+            xgd_axpy_f32(d + v0, -g, e, c);
+        }
         d[tgt[n]] += g;
     }
 }

@@ -1,0 +1,94 @@
+/* bench_linear: throughput of xgd_linear at transformer shapes.
+ *   prefill (large M): f32 weights via OpenBLAS sgemm, f16/bf16 exact (f32 panels + sgemm), bf16
+ *   fast (vdpbf16ps), in GFLOP/s and % of the 2-core Zen 4 peaks (230 f32, 462 bf16 dot);
+ *   decode (M=1, small M): weight-streaming GEMV in GB/s of weight bytes read.
+ * Medians of several runs; the machine is shared and noisy (perf-anchors.md).
+ * Usage: bench_linear [reps]   (XGD_NUM_THREADS limits our OpenMP threads; OpenBLAS has its own) */
+#include "ops/ops.h"
+#include "ops/ops_internal.h"
+#include "base/log.h"
+#include "base/rng.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* median seconds of one xgd_linear call */
+static double time_linear(float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b, int reps) {
+    double t[64];
+    if (reps > 64) reps = 64;
+    xgd_linear(y, x, M, W, b);   /* warm-up */
+    for (int r = 0; r < reps; r++) {
+        double t0 = xgd_now();
+        xgd_linear(y, x, M, W, b);
+        t[r] = xgd_now() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp_d);
+    return t[reps / 2];
+}
+
+static void *make_weight(xgd_dtype dt, int64_t n, xgd_rng *rng) {
+    void *w = malloc((size_t)n * xgd_dtype_size(dt));
+    for (int64_t i = 0; i < n; i++) {
+        float v = 0.02f * xgd_rng_normal(rng);
+        if (dt == XGD_F32) ((float *)w)[i] = v;
+        else if (dt == XGD_BF16) ((uint16_t *)w)[i] = xgd_f32_to_bf16(v);
+        else ((uint16_t *)w)[i] = xgd_f32_to_f16(v);
+    }
+    return w;
+}
+
+int main(int argc, char **argv) {
+    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    if (reps < 1) reps = 1;
+    xgd_rng rng;
+    xgd_rng_init(&rng, 1, 0);
+    printf("threads %d, avx512 %d, avx512bf16 %d\n", xgd_num_threads(), xgd_cpu_avx512(), xgd_cpu_avx512bf16());
+    const int64_t prefill[4][3] = {{512, 768, 3072}, {512, 3072, 768}, {256, 2048, 2048}, {64, 768, 768}};
+    printf("\n%-24s %6s %6s %6s %10s %9s %7s\n", "prefill", "M", "K", "N", "ms", "GFLOP/s", "%peak");
+    for (int s = 0; s < 4; s++) {
+        int64_t M = prefill[s][0], K = prefill[s][1], N = prefill[s][2];
+        float *x = malloc((size_t)(M * K) * 4), *y = malloc((size_t)(M * N) * 4), *b = calloc((size_t)N, 4);
+        for (int64_t i = 0; i < M * K; i++) x[i] = xgd_rng_normal(&rng);
+        struct { const char *name; xgd_dtype dt; int layout, fast; double peak; } v[6] = {
+            {"f32 out,in (sgemm)", XGD_F32, XGD_W_OUT_IN, 0, 230}, {"f32 in,out (sgemm)", XGD_F32, XGD_W_IN_OUT, 0, 230},
+            {"f16 exact", XGD_F16, XGD_W_OUT_IN, 0, 230}, {"bf16 exact", XGD_BF16, XGD_W_OUT_IN, 0, 230},
+            {"bf16 fast out,in", XGD_BF16, XGD_W_OUT_IN, 1, 462}, {"bf16 fast in,out", XGD_BF16, XGD_W_IN_OUT, 1, 462}};
+        for (int i = 0; i < 6; i++) {
+            if (v[i].fast && !xgd_cpu_avx512bf16()) continue;
+            void *w = make_weight(v[i].dt, N * K, &rng);
+            xgd_wmat W = {w, v[i].dt, N, K, v[i].layout};
+            xgd_ops_set_fast_bf16(v[i].fast);
+            double t = time_linear(y, x, M, &W, b, reps), gf = 2.0 * M * N * K / t * 1e-9;
+            printf("%-24s %6lld %6lld %6lld %10.2f %9.1f %6.0f%%\n", v[i].name, (long long)M, (long long)K, (long long)N,
+                   t * 1e3, gf, 100.0 * gf / v[i].peak);
+            free(w);
+        }
+        xgd_ops_set_fast_bf16(0);
+        free(x); free(y); free(b);
+    }
+    const int64_t dec[3][3] = {{1, 2048, 8192}, {1, 8192, 2048}, {8, 2048, 8192}};
+    printf("\n%-24s %6s %6s %6s %10s %9s %7s\n", "decode", "M", "K", "N", "ms", "GB/s", "GFLOP/s");
+    for (int s = 0; s < 3; s++) {
+        int64_t M = dec[s][0], K = dec[s][1], N = dec[s][2];
+        float *x = malloc((size_t)(M * K) * 4), *y = malloc((size_t)(M * N) * 4);
+        for (int64_t i = 0; i < M * K; i++) x[i] = xgd_rng_normal(&rng);
+        struct { const char *name; xgd_dtype dt; int layout; } v[4] = {
+            {"f32 out,in", XGD_F32, XGD_W_OUT_IN}, {"f32 in,out", XGD_F32, XGD_W_IN_OUT},
+            {"bf16 out,in", XGD_BF16, XGD_W_OUT_IN}, {"bf16 in,out", XGD_BF16, XGD_W_IN_OUT}};
+        for (int i = 0; i < 4; i++) {
+            void *w = make_weight(v[i].dt, N * K, &rng);
+            xgd_wmat W = {w, v[i].dt, N, K, v[i].layout};
+            double t = time_linear(y, x, M, &W, NULL, reps * 3);
+            printf("%-24s %6lld %6lld %6lld %10.3f %9.1f %9.1f\n", v[i].name, (long long)M, (long long)K, (long long)N,
+                   t * 1e3, (double)(N * K) * xgd_dtype_size(v[i].dt) / t * 1e-9, 2.0 * M * N * K / t * 1e-9);
+            free(w);
+        }
+        free(x); free(y);
+    }
+    return 0;
+}
