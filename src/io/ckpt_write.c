@@ -11,6 +11,7 @@
  * weights. Each file is written atomically; the index is written after its shards. */
 #include "io/io_internal.h"
 #include "base/err.h"
+#include "base/pyjson.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -67,29 +68,6 @@ static void remove_stale(const char *dir, const char *const *keep) {
     closedir(d);
 }
 
-/* Append s as Python's json.dumps writes a string by default (ensure_ascii): '"' '\\' and
- * \n \r \t \b \f escaped, other bytes outside 0x20..0x7e as lowercase \uXXXX of the code
- * point (UTF-16 surrogate pairs above U+FFFF). s is valid UTF-8 (the shards' writer checked). */
-static void py_json_str(FILE *fp, const char *s) {
-    fputc('"', fp);
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        unsigned c = *p++;
-        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
-                        : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
-        if (esc) { fputs(esc, fp); continue; }
-        if (c >= 0x20 && c < 0x7f) { fputc((int)c, fp); continue; }
-        int extra = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-        if (extra) c &= 0x3Fu >> extra;
-        for (int k = 0; k < extra && (*p & 0xC0) == 0x80; k++) c = c << 6 | (*p++ & 0x3Fu);
-        if (c >= 0x10000) {
-            c -= 0x10000;
-            fprintf(fp, "\\u%04x\\u%04x", 0xD800 + (c >> 10), 0xDC00 + (c & 0x3FF));
-        } else {
-            fprintf(fp, "\\u%04x", c);
-        }
-    }
-    fputc('"', fp);
-}
 
 static int cmp_name(const void *a, const void *b) {
     return strcmp(((const xgd_tensor *const *)a)[0]->name, ((const xgd_tensor *const *)b)[0]->name);
@@ -108,9 +86,9 @@ static int write_index(const char *dir, const xgd_tensor *t, size_t n, const siz
         fprintf(af.fp, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {", (unsigned long long)total);
         for (size_t i = 0; i < n; i++) {
             fputs(i ? ",\n    " : "\n    ", af.fp);
-            py_json_str(af.fp, order[i]->name);
+            xgd_pyjson_str(af.fp, order[i]->name);
             fputs(": ", af.fp);
-            py_json_str(af.fp, names[shard_of[order[i] - t]]);
+            xgd_pyjson_str(af.fp, names[shard_of[order[i] - t]]);
         }
         fputs(n ? "\n  }\n}\n" : "}\n}\n", af.fp);
         rc = xgd_atomic_commit(&af);
