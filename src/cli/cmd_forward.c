@@ -3,6 +3,8 @@
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/npy.h"
+#include "base/pyjson.h"
+#include "tokenize/tokenizer.h"
 #include "model/runtime.h"
 #include <errno.h>
 #include <math.h>
@@ -56,26 +58,46 @@ static void record_act(void *user, const xgd_hook_event *ev) {
 }
 
 int cmd_forward(int argc, char **argv) {
-    const char *model = NULL, *ids_s = NULL, *save_logits = NULL, *save_hidden = NULL, *save_acts = NULL;
+    const char *model = NULL, *ids_s = NULL, *text = NULL, *tokenizer = NULL, *save_logits = NULL, *save_hidden = NULL, *save_acts = NULL;
+    int add_special = 0;
     const opt_spec opts[] = {
         {"model", OPT_STR, &model, "MODEL", "checkpoint folder or hub id in the local HF cache"},
         {"ids", OPT_STR, &ids_s, "1,2,3", "token ids of one sequence"},
+        {"text", OPT_STR, &text, "TEXT", "text to encode with the model's tokenizer instead of --ids"},
+        {"tokenizer", OPT_STR, &tokenizer, "PATH", "tokenizer folder or file for --text (default: the model folder)"},
+        {"add_special_tokens", OPT_FLAG, &add_special, NULL, "with --text: add the tokenizer's special tokens (BOS for Llama), as tok(text) does"},
         {"save_logits", OPT_STR, &save_logits, "FILE.npy", "write float32 logits of shape (T, V)"},
         {"save_hidden", OPT_STR, &save_hidden, "FILE.npy", "write float32 hidden states (L+1, T, C): embeddings, each block's output, the last after the final norm (as transformers' output_hidden_states)"},
         {"save_acts", OPT_STR, &save_acts, "DIR", "write every hook point as DIR/<name>.npy (T, D): embed, layer.N.attn_out, layer.N.mlp.pre_act, layer.N.mlp.post_act, layer.N.resid_post, final_norm, logits"},
         {0},
     };
-    const cmd_spec spec = {"forward", "xgd forward --model MODEL --ids 1,2,3 [--save-logits FILE.npy] [--save-hidden FILE.npy] [--save-acts DIR]",
-        "Runs one forward pass and prints a JSON summary with the top-5 next tokens at the last position.", opts, 0, 0};
+    const cmd_spec spec = {"forward", "xgd forward --model MODEL (--ids 1,2,3 | --text TEXT) [--save-logits FILE.npy] [--save-hidden FILE.npy] [--save-acts DIR]",
+        "Runs one forward pass and prints a JSON summary with the top-5 next tokens at the last position\n"
+        "(with their strings when a tokenizer is available).", opts, 0, 0};
     const char *pos[1];
     int npos, r = args_parse(&spec, argc, argv, pos, &npos);
     if (r != 0) return r < 0 ? 2 : 0;
-    if (args_require(&spec, "model", model) || args_require(&spec, "ids", ids_s)) return 2;
-    int32_t *ids;
-    int T;
-    if (parse_ids(ids_s, &ids, &T) != 0) { free(ids); return cli_error(); }
+    if (args_require(&spec, "model", model)) return 2;
+    if (!ids_s == !text) { fprintf(stderr, "xgd forward: error: give exactly one of --ids and --text\n"); return 2; }
+    int32_t *ids = NULL;
+    int T = 0;
+    if (ids_s && parse_ids(ids_s, &ids, &T) != 0) { free(ids); return cli_error(); }
     xgd_model *m;
     if (xgd_model_load(&m, model) != 0) { free(ids); return cli_error(); }
+    /* the tokenizer: needed for --text, optional for naming the top tokens */
+    xgd_tokenizer *tok = NULL;
+    if (text || tokenizer) {
+        if (!(tok = xgd_tokenizer_load(tokenizer ? tokenizer : m->path))) { xgd_model_free(m); free(ids); return cli_error(); }
+    }
+    if (text) {
+        xgd_encoding e = {0};
+        if (xgd_encode(tok, text, strlen(text), add_special, &e) != 0) { xgd_tokenizer_free(tok); xgd_model_free(m); return cli_error(); }
+        T = (int)e.n;
+        ids = xgd_malloc(sizeof(int32_t) * (size_t)(T ? T : 1));
+        memcpy(ids, e.ids, sizeof(int32_t) * (size_t)T);
+        xgd_encoding_free(&e);
+        if (T == 0) { xgd_tokenizer_free(tok); xgd_model_free(m); free(ids); fprintf(stderr, "xgd forward: error: --text encodes to no tokens\n"); return 1; }
+    }
     const xgd_hparams *hp = &m->hp;
     int64_t V = hp->vocab;
     float *logits = xgd_malloc(sizeof(float) * (size_t)T * (size_t)V);
@@ -121,15 +143,25 @@ int cmd_forward(int argc, char **argv) {
         if (save_logits) printf(", \"file\": \"%s\"", save_logits);
         printf("}");
         if (save_hidden) printf(", \"hidden\": {\"shape\": [%d, %d, %d], \"dtype\": \"float32\", \"file\": \"%s\"}", hp->n_layer + 1, T, hp->hidden, save_hidden);
+        if (text) {
+            printf(", \"ids\": [");
+            for (int i = 0; i < T; i++) printf("%s%d", i ? ", " : "", ids[i]);
+            printf("]");
+        }
         printf(", \"top5\": [");
-        for (int i = 0; i < k; i++)
-            printf("%s{\"id\": %d, \"logit\": %.6g, \"prob\": %.6g}", i ? ", " : "", top[i], z[top[i]], exp((double)z[top[i]] - mx) / sum);
+        for (int i = 0; i < k; i++) {
+            printf("%s{\"id\": %d, \"logit\": %.6g, \"prob\": %.6g", i ? ", " : "", top[i], z[top[i]], exp((double)z[top[i]] - mx) / sum);
+            char *piece = tok && top[i] < xgd_vocab_size(tok) ? xgd_decode(tok, &top[i], 1, 0, 0) : NULL;
+            if (piece) { printf(", \"text\": "); xgd_pyjson_str(stdout, piece); free(piece); }
+            printf("}");
+        }
         printf("]}\n");
     }
     xgd_state_free(s);
     free(hr.buf);
     free(logits);
     free(ids);
+    xgd_tokenizer_free(tok);
     xgd_model_free(m);
     return rc == 0 ? 0 : cli_error();
 }
