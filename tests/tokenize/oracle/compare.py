@@ -39,10 +39,12 @@ def oracle(tokenizer, jsonl, flags):
     return finish(start(oracle_cmd(tokenizer, jsonl, flags)), "oracle")
 
 
-def both(tokenizer, jsonl, flags):
+def both(tokenizer, jsonl, flags, xgd_tokenizer=None):
     """Runs the oracle and xgd side by side (two cores) on the same input. Returns the oracle's
-    lines and xgd's lines, or xgd's error message instead of its lines."""
-    po, px = start(oracle_cmd(tokenizer, jsonl, flags)), start(xgd_cmd(tokenizer, jsonl, flags))
+    lines and xgd's lines, or xgd's error message instead of its lines. xgd_tokenizer: the file
+    xgd reads when it differs from the oracle's (a .model file converted for the oracle)."""
+    po = start(oracle_cmd(tokenizer, jsonl, flags))
+    px = start(xgd_cmd(xgd_tokenizer or tokenizer, jsonl, flags))
     try:
         got = finish(px, "xgd tokenize")
     except RuntimeError as e:
@@ -107,7 +109,7 @@ class Report:
             print(f"     xgd:    {short(gv)}")
 
 
-def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=()):
+def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=(), xgd_tokenizer=None):
     """Encode texts both ways (special tokens off/on), then decode the oracle's ids both ways.
     special_ids wrap every id list once more for the decode checks (skip_special_tokens)."""
     rep = Report(name)
@@ -118,7 +120,7 @@ def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=()):
     try:
         encoded = None
         for flags, mode in (([], "encode"), (["--add-special-tokens"], "encode add_special_tokens")):
-            want, got = both(tokenizer, tj, flags)
+            want, got = both(tokenizer, tj, flags, xgd_tokenizer)
             rep.compare(mode, texts, want, got)
             if encoded is None:
                 encoded = [json.loads(l) for l in want]
@@ -133,7 +135,7 @@ def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=()):
         for flags, mode in ((["--decode"], "decode"),
                             (["--decode", "--skip-special-tokens"], "decode skip_special_tokens"),
                             (["--decode", "--no-cleanup"], "decode no_cleanup")):
-            want, got = both(tokenizer, ij, flags)
+            want, got = both(tokenizer, ij, flags, xgd_tokenizer)
             rep.compare(mode, id_lists, want, got, key="text")
     except RuntimeError as e:
         print(f"[{name}] {e}")

@@ -1,10 +1,12 @@
-"""Checks the JS oracle against Hugging Face's own GPT-2 ids (see test_oracle_selfcheck.sh)."""
+"""Checks the JS oracle against Hugging Face's own GPT-2 and Llama-2 ids (see
+test_oracle_selfcheck.sh)."""
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import oracle, short  # noqa: E402
+from spm_to_json import llama_tokenizer_json  # noqa: E402
 
 SHARED = os.environ["XGD_SHARED"]
 TMP = os.environ["XGD_TMP"]
@@ -50,22 +52,37 @@ def run_decode(tok, id_lists):
     return [json.loads(l)["text"] for l in oracle(tok, p, ["--decode", "--no-cleanup"])]
 
 
-def main():
+def check_reference(stem, tok):
+    """The oracle's ids for the HF reference cases, and decode(ids) == text (byte-level BPE is
+    lossless; so is Llama-2's, whose decoder strips the one space its normalizer prepends).
+    Returns the number of failures."""
     fails = 0
-    tok_dir = os.path.join(SHARED, "models", "tokenizers")
-    texts, want = read_cases("gpt2")
-    gpt2 = os.path.join(tok_dir, "gpt2")
-    got = run_oracle(gpt2, texts)
+    texts, want = read_cases(stem)
+    got = run_oracle(tok, texts)
     for i, (t, w, g) in enumerate(zip(texts, want, got)):
         if w != g:
             fails += 1
-            print(f"gpt2 case {i}: {short(t)}\n  HF:     {w}\n  oracle: {g}")
-    print(f"gpt2 reference cases: {len(texts) - fails} of {len(texts)} identical to HF")
-    back = run_decode(gpt2, [w for w in want if w])
-    lost = [(t, b) for t, b in zip([t for t, w in zip(texts, want) if w], back) if t != b]
-    for t, b in lost:
-        print(f"gpt2 decode(encode(x)) != x: {short(t)} -> {short(b)}")
-    fails += len(lost)
+            print(f"{stem} case {i}: {short(t)}\n  HF:     {w}\n  oracle: {g}")
+    print(f"{stem} reference cases: {len(texts) - fails} of {len(texts)} identical to HF")
+    kept = [(t, w) for t, w in zip(texts, want) if w]
+    back = run_decode(tok, [w for _, w in kept])
+    for (t, _), b in zip(kept, back):
+        if t != b:
+            fails += 1
+            print(f"{stem} decode(encode(x)) != x: {short(t)} -> {short(b)}")
+    return fails
+
+
+def main():
+    tok_dir = os.path.join(SHARED, "models", "tokenizers")
+    fails = check_reference("gpt2", os.path.join(tok_dir, "gpt2"))
+    # Llama-2: the oracle reads the tokenizer.json that transformers' LlamaConverter would build
+    os.makedirs(os.path.join(TMP, "llama2_json"), exist_ok=True)
+    l2 = os.path.join(TMP, "llama2_json", "tokenizer.json")
+    with open(l2, "w", encoding="utf-8") as fh:
+        json.dump(llama_tokenizer_json(os.path.join(tok_dir, "llama2", "tokenizer.model")), fh,
+                  ensure_ascii=False)
+    fails += check_reference("llama2", l2)
     for tok, cases in KNOWN.items():
         got = run_oracle(os.path.join(tok_dir, tok), [t for t, _ in cases])
         for (t, w), g in zip(cases, got):
