@@ -13,7 +13,9 @@ typedef struct { const char *name; cmd_fn fn; const char *summary; } cmd_entry;
     X(forward,  "run one forward pass over token ids or text; save logits / hidden states as .npy") \
     X(init,     "write a random checkpoint folder in Hugging Face format (tiny test models)") \
     X(tokenize, "encode JSONL text to token ids, or decode ids to text, with a HF tokenizer") \
-    X(generate, "sample N continuations per prompt (vLLM semantics), resumable, the seed pipeline's files")
+    X(generate, "sample N continuations per prompt (vLLM semantics), resumable, the seed pipeline's files") \
+    X(score,    "toxicity scores per continuation: Perspective API, or offline scorers (lexicon, ...)") \
+    X(metrics,  "toxicity (EMT, probability, average), diversity (distinct-n), perplexity")
 
 #define X(n, s) int cmd_##n(int argc, char **argv) __attribute__((weak));
 XGD_COMMANDS(X)
