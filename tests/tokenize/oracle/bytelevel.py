@@ -20,9 +20,9 @@ def main():
     tok_dir = os.path.join(SHARED, "models", "tokenizers")
     reports = [
         compare_tokenizer("llama3", os.path.join(tok_dir, "llama3", "tokenizer.json"), texts, TMP,
-                          special_ids=(128000, 128001)),
+                          special_ids=(128000, 128001), vocab_size=128256),
         compare_tokenizer("gpt2", os.path.join(tok_dir, "gpt2", "vocab.json"), texts, TMP,
-                          special_ids=(50256, 50256)),
+                          special_ids=(50256, 50256), vocab_size=50257),
     ]
     main_exit(reports)
 

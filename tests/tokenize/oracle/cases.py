@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import random
+import unicodedata
 
 
 def rtp_lx_prompts(shared):
@@ -77,8 +78,24 @@ def random_strings(n, seed=1234):
     return ["".join(rng.choice(POOL) for _ in range(rng.randint(1, 40))) for _ in range(n)]
 
 
+def random_codepoints(n, seed=77):
+    """Strings of assigned code points from every plane (Python's Unicode tables), a third ASCII
+    and a tenth whitespace-like, to probe the letter/number/space classes beyond the usual scripts."""
+    rng = random.Random(seed)
+    spaces = [0x20, 0x09, 0x0A, 0x0D, 0xA0, 0x3000, 0x2028, 0x85, 0x1680, 0x200B, 0xFEFF, 0x180E]
+
+    def one():
+        while True:
+            r = rng.random()
+            cp = (rng.randint(0x20, 0x7E) if r < 0.3 else rng.choice(spaces) if r < 0.4
+                  else rng.randint(0xA0, 0xFFFF) if r < 0.8 else rng.randint(0x10000, 0x3134F))
+            if not 0xD800 <= cp <= 0xDFFF and unicodedata.category(chr(cp)) != "Cn":
+                return chr(cp)
+    return ["".join(one() for _ in range(rng.randint(1, 30))) for _ in range(n)]
+
+
 def adversarial():
-    return HANDWRITTEN + random_strings(400)
+    return HANDWRITTEN + random_strings(400) + random_codepoints(600)
 
 
 def write_text_jsonl(path, texts):

@@ -3,10 +3,12 @@
 Each tool runs once per mode over one JSONL file holding every text (so one process per tokenizer
 and mode, never one per text). Modes: encode with add_special_tokens false and true; decode of the
 oracle's ids (plus the same ids wrapped in the tokenizer's special tokens) with
-skip_special_tokens false and true, and without clean_up_tokenization_spaces. Any difference is a failure; the first few of each mode are
+skip_special_tokens false and true, and without clean_up_tokenization_spaces; random id
+sequences too. Any difference is a failure; the first few of each mode are
 printed with the text and both outputs."""
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -109,9 +111,16 @@ class Report:
             print(f"     xgd:    {short(gv)}")
 
 
-def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=(), xgd_tokenizer=None):
+def random_id_lists(vocab_size, n, seed=5):
+    """Arbitrary id sequences, as a sampler may produce: invalid UTF-8 byte runs, stray specials."""
+    rng = random.Random(seed)
+    return [[rng.randrange(vocab_size) for _ in range(rng.randint(1, 24))] for _ in range(n)]
+
+
+def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=(), xgd_tokenizer=None, vocab_size=None):
     """Encode texts both ways (special tokens off/on), then decode the oracle's ids both ways.
-    special_ids wrap every id list once more for the decode checks (skip_special_tokens)."""
+    special_ids wrap every id list once more for the decode checks (skip_special_tokens);
+    vocab_size adds 1000 random id lists to the decode checks."""
     rep = Report(name)
     tj = os.path.join(tmp, f"{name}.text.jsonl")
     with open(tj, "w", encoding="utf-8") as fh:
@@ -128,6 +137,8 @@ def compare_tokenizer(name, tokenizer, texts, tmp, special_ids=(), xgd_tokenizer
         if special_ids:
             sp = list(special_ids)
             id_lists += [sp[:1] + ids + sp[1:] for ids in encoded[:2000] if ids]
+        if vocab_size:
+            id_lists += random_id_lists(vocab_size, 1000)
         ij = os.path.join(tmp, f"{name}.ids.jsonl")
         with open(ij, "w", encoding="utf-8") as fh:
             for ids in id_lists:

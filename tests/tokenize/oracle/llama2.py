@@ -24,7 +24,7 @@ def main():
     converted = os.path.join(TMP, "llama2_json", "tokenizer.json")
     with open(converted, "w", encoding="utf-8") as fh:
         json.dump(llama_tokenizer_json(model), fh, ensure_ascii=False)
-    main_exit([compare_tokenizer("llama2", converted, texts, TMP, special_ids=(1, 2), xgd_tokenizer=model)])
+    main_exit([compare_tokenizer("llama2", converted, texts, TMP, special_ids=(1, 2), xgd_tokenizer=model, vocab_size=32000)])
 
 
 if __name__ == "__main__":
