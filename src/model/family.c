@@ -1,5 +1,6 @@
 /* Family registry, symbolic dimensions, and the config keys shared by Llama and Cohere. */
 #include "model/family_llama_like.h"
+#include <stdio.h>
 #include <string.h>
 
 static const xgd_family *const g_families[] = {&xgd_family_gpt2, &xgd_family_bloom, &xgd_family_llama, &xgd_family_cohere};
@@ -77,4 +78,19 @@ void llama_like_write_shapes(json_t *o, const xgd_hparams *hp) {
     json_object_set_new(o, "hidden_act", json_string("silu"));
     json_object_set_new(o, "initializer_range", json_real(0.02));
     cfg_write_rope(o, hp);
+}
+
+int xgd_family_foreach(const xgd_family *fam, const xgd_hparams *hp, xgd_globals *g, xgd_layer *layers,
+                       xgd_tensor_visit fn, void *user) {
+    char name[256];
+    int rc;
+    for (const xgd_tensor_spec *s = fam->globals; s->name; s++)
+        if (xgd_spec_applies(s, hp) && (rc = fn(s, s->name, (char *)g + s->slot, 0, user)) != 0) return rc;
+    for (int l = 0; l < hp->n_layer; l++)
+        for (const xgd_tensor_spec *s = fam->layer; s->name; s++) {
+            if (!xgd_spec_applies(s, hp)) continue;
+            snprintf(name, sizeof name, s->name, l);
+            if ((rc = fn(s, name, (char *)&layers[l] + s->slot, 1, user)) != 0) return rc;
+        }
+    return 0;
 }

@@ -99,5 +99,11 @@ const char *xgd_family_names(void);
 int64_t xgd_dim_value(const xgd_hparams *hp, xgd_dim d);
 /* Whether a spec applies under hp. */
 int xgd_spec_applies(const xgd_tensor_spec *s, const xgd_hparams *hp);
+/* Visit every tensor the family has under hp, globals first then layer by layer, with its
+ * canonical name and the address of its slot in g or layers[l]. Stops at the first non-zero
+ * return of fn and returns it. */
+typedef int (*xgd_tensor_visit)(const xgd_tensor_spec *s, const char *name, void *slot, int per_layer, void *user);
+int xgd_family_foreach(const xgd_family *fam, const xgd_hparams *hp, xgd_globals *g, xgd_layer *layers,
+                       xgd_tensor_visit fn, void *user);
 
 #endif

@@ -35,6 +35,15 @@ static void add_tensor(tensor_list *tl, const xgd_tensor_spec *s, const char *na
     tl->n++;
 }
 
+typedef struct { tensor_list *tl; const xgd_hparams *hp; xgd_dtype dtype; uint64_t seed; float std; } init_pass;
+
+static int init_one(const xgd_tensor_spec *s, const char *name, void *slot, int per_layer, void *user) {
+    (void)slot; (void)per_layer;
+    init_pass *p = user;
+    add_tensor(p->tl, s, name, p->hp, p->dtype, p->seed, p->std);
+    return 0;
+}
+
 static int write_json(const char *dir, const char *file, json_t *obj) {
     char *path = xgd_path_join(dir, file);
     char *text = json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(9));
@@ -79,15 +88,11 @@ int xgd_init_checkpoint(const xgd_family *fam, const json_t *user_cfg, xgd_dtype
     if (rc != 0) return -1;
 
     tensor_list tl = {0};
-    char name[256];
-    for (const xgd_tensor_spec *s = fam->globals; s->name; s++)
-        if (xgd_spec_applies(s, &hp)) add_tensor(&tl, s, s->name, &hp, dtype, seed, std);
-    for (int l = 0; l < hp.n_layer; l++)
-        for (const xgd_tensor_spec *s = fam->layer; s->name; s++) {
-            if (!xgd_spec_applies(s, &hp)) continue;
-            snprintf(name, sizeof name, s->name, l);
-            add_tensor(&tl, s, name, &hp, dtype, seed, std);
-        }
+    init_pass ip = {&tl, &hp, dtype, seed, std};
+    xgd_globals g;
+    xgd_layer *layers = xgd_calloc((size_t)hp.n_layer, sizeof(xgd_layer));
+    xgd_family_foreach(fam, &hp, &g, layers, init_one, &ip);
+    free(layers);
     char *path = xgd_path_join(out, "model.safetensors");
     rc = xgd_st_write(path, tl.t, tl.n, NULL);
     free(path);

@@ -55,7 +55,7 @@ static const char *shape_str(char *buf, size_t n, int ndim, const int64_t *shape
 
 /* Check a tensor against its spec and bind it into the slot. vec_at is the next free float in
  * m->vecs (NULL during the counting pass). */
-static int bind(xgd_model *m, const xgd_tensor_spec *s, const char *name, void *base, int per_layer,
+static int bind(xgd_model *m, const xgd_tensor_spec *s, const char *name, void *slot, int per_layer,
                 float **vec_at, int64_t *vec_need) {
     const xgd_tensor *t = find_tensor(m, name);
     if (!t) return xgd_fail("%s: missing tensor '%s' (expected by %s config)", m->path, name, m->fam->model_type);
@@ -79,7 +79,7 @@ static int bind(xgd_model *m, const xgd_tensor_spec *s, const char *name, void *
         memcpy(tmp, t->data, t->nbytes);
         xgd_convert_to_f32(dst, tmp, t->dtype, (size_t)n);
         free(tmp);
-        *(float **)((char *)base + s->slot) = dst;
+        *(float **)slot = dst;
         *vec_at += n;
         m->n_params += n;
         m->weight_bytes += (int64_t)t->nbytes;
@@ -88,7 +88,7 @@ static int bind(xgd_model *m, const xgd_tensor_spec *s, const char *name, void *
     if (!vec_at) return 0; /* matrices bind in the second pass only */
     if (t->dtype != XGD_F32 && t->dtype != XGD_F16 && t->dtype != XGD_BF16)
         return xgd_fail("%s: tensor '%s' has dtype %s; matrices must be F32, F16 or BF16", t->file, name, xgd_dtype_st_name(t->dtype));
-    xgd_wmat *w = (xgd_wmat *)((char *)base + s->slot);
+    xgd_wmat *w = slot;
     const void *data = t->data;
     size_t es = xgd_dtype_size(t->dtype);
     if (((uintptr_t)data) % es != 0) { /* misaligned in the file: kernels need aligned elements */
@@ -111,17 +111,16 @@ static int bind(xgd_model *m, const xgd_tensor_spec *s, const char *name, void *
 }
 
 /* Walk every spec of the family: pass 1 counts vector floats, pass 2 binds. */
+typedef struct { xgd_model *m; float **vec_at; int64_t *vec_need; } bind_pass;
+
+static int bind_one(const xgd_tensor_spec *s, const char *name, void *slot, int per_layer, void *user) {
+    bind_pass *p = user;
+    return bind(p->m, s, name, slot, per_layer, p->vec_at, p->vec_need);
+}
+
 static int bind_all(xgd_model *m, float **vec_at, int64_t *vec_need) {
-    char name[256];
-    for (const xgd_tensor_spec *s = m->fam->globals; s->name; s++)
-        if (xgd_spec_applies(s, &m->hp) && bind(m, s, s->name, &m->g, 0, vec_at, vec_need) != 0) return -1;
-    for (int l = 0; l < m->hp.n_layer; l++)
-        for (const xgd_tensor_spec *s = m->fam->layer; s->name; s++) {
-            if (!xgd_spec_applies(s, &m->hp)) continue;
-            snprintf(name, sizeof name, s->name, l);
-            if (bind(m, s, name, &m->layers[l], 1, vec_at, vec_need) != 0) return -1;
-        }
-    return 0;
+    bind_pass p = {m, vec_at, vec_need};
+    return xgd_family_foreach(m->fam, &m->hp, &m->g, m->layers, bind_one, &p);
 }
 
 int xgd_model_load(xgd_model **out, const char *arg) {
