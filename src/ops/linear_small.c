@@ -1,12 +1,11 @@
 /* Small-M products with f32/f16/bf16 weights (decode, short prompts). Each weight row is widened
  * to f32 in registers and used for all M activation rows at once (xgd_dot_rows/xgd_axpy_rows), so
- * the weight streams from memory once per call and no f32 copy of it is ever made. Threads split
- * the output columns. */
+ * the weight streams from memory once per call and no f32 copy of it is ever made. */
 #include "ops/linear_internal.h"
 #include "ops/ops_internal.h"
+#include "base/err.h"
 #include <omp.h>
-
-enum { AXPY_CHUNK = 512 };   /* outputs per block in axpy form: M rows of y stay in L1 */
+#include <stdlib.h>
 
 void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
                       int64_t n_out, int64_t n_in, int dotform) {
@@ -17,12 +16,23 @@ void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dt
         for (int64_t o = 0; o < n_out; o++)
             xgd_dot_rows(y + o, n_out, x, n_in, M, (const char *)A + (size_t)(o * n_in) * es, t, n_in);
     } else {
-        const int64_t nblk = (n_out + AXPY_CHUNK - 1) / AXPY_CHUNK;
-        #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (int64_t blk = 0; blk < nblk; blk++) {
-            const int64_t c0 = blk * AXPY_CHUNK, n = n_out - c0 < AXPY_CHUNK ? n_out - c0 : AXPY_CHUNK;
-            for (int64_t i = 0; i < n_in; i++)
-                xgd_axpy_rows(y + c0, n_out, x + i, n_in, M, (const char *)A + (size_t)(i * n_out + c0) * es, t, n);
+        /* Axpy form: threads split the weight ROWS so each streams a contiguous range (a column
+         * split reads short strided pieces of every row and loses half the bandwidth). Thread 0
+         * accumulates into y, the others into private copies that are summed at the end. */
+        float **part = xgd_calloc((size_t)nt, sizeof(float *));
+        #pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            const int ti = omp_get_thread_num(), tn = omp_get_num_threads();
+            float *yt = ti == 0 ? y : xgd_calloc((size_t)(M * n_out), sizeof(float));
+            part[ti] = yt;
+            for (int64_t i = n_in * ti / tn; i < n_in * (ti + 1) / tn; i++)
+                xgd_axpy_rows(yt, n_out, x + i, n_in, M, (const char *)A + (size_t)(i * n_out) * es, t, n_out);
+            #pragma omp barrier
+            const int64_t len = M * n_out, c0 = len * ti / tn, c1 = len * (ti + 1) / tn;
+            for (int u = 1; u < tn; u++) xgd_axpy_f32(y + c0, 1.0f, part[u] + c0, c1 - c0);
+            #pragma omp barrier
+            if (ti != 0) free(yt);
         }
+        free(part);
     }
 }

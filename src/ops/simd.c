@@ -135,25 +135,23 @@ AVX512 static inline __m512 load_w16(const void *w, xgd_dtype t, int64_t i, int6
 
 
 
-/* four x rows per pass: the widened weight vector feeds four FMAs */
+/* up to four x rows per pass: each widened weight vector feeds one FMA per row. R rows exactly
+ * (R is a compile-time constant after inlining), so no work is wasted on short tails. */
+#define DOT_ROWS_BODY(R) do { \
+        __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()}; \
+        for (int64_t i = 0; i < n; i += 16) { \
+            const __mmask16 k = tail_mask(n - i); \
+            const __m512 wv = load_w16(w, t, i, n - i); \
+            for (int r = 0; r < (R); r++) a[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x0 + r * ldx + i), wv, a[r]); \
+        } \
+        for (int r = 0; r < (R); r++) out[(m0 + r) * ldo] += _mm512_reduce_add_ps(a[r]); \
+    } while (0)
+
 AVX512 static void dot_rows_avx512(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
-    for (int64_t m0 = 0; m0 < M; m0 += 4) {
-        const int64_t mb = M - m0 < 4 ? M - m0 : 4;
-        const float *x0 = x + m0 * ldx, *x1 = x0 + (mb > 1 ? ldx : 0), *x2 = x0 + (mb > 2 ? 2 * ldx : 0), *x3 = x0 + (mb > 3 ? 3 * ldx : 0);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t i = 0; i < n; i += 16) {
-            const __mmask16 k = tail_mask(n - i);
-            const __m512 wv = load_w16(w, t, i, n - i);
-            a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x0 + i), wv, a0);
-            a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x1 + i), wv, a1);
-            a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x2 + i), wv, a2);
-            a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x3 + i), wv, a3);
-        }
-        out[m0 * ldo] += _mm512_reduce_add_ps(a0);
-        if (mb > 1) out[(m0 + 1) * ldo] += _mm512_reduce_add_ps(a1);
-        if (mb > 2) out[(m0 + 2) * ldo] += _mm512_reduce_add_ps(a2);
-        if (mb > 3) out[(m0 + 3) * ldo] += _mm512_reduce_add_ps(a3);
-    }
+    int64_t m0 = 0;
+    for (; m0 + 4 <= M; m0 += 4) { const float *x0 = x + m0 * ldx; DOT_ROWS_BODY(4); }
+    if (M - m0 >= 2) { const float *x0 = x + m0 * ldx; DOT_ROWS_BODY(2); m0 += 2; }
+    if (M - m0 == 1) { const float *x0 = x + m0 * ldx; DOT_ROWS_BODY(1); }
 }
 
 AVX512 static void axpy_rows_avx512(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n) {
