@@ -71,10 +71,11 @@ static int decode_line(const xgd_tokenizer *t, json_t *j, const char *path, long
         }
         ids[k] = (int32_t)json_integer_value(v);
     }
-    char *text = xgd_decode(t, ids, n, o_skip_special, o_no_cleanup ? 0 : -1);
+    size_t tl;
+    char *text = xgd_decode_len(t, ids, n, o_skip_special, o_no_cleanup ? 0 : -1, &tl);
     free(ids);
     json_t *out = json_object();
-    json_object_set_new(out, "text", json_string(text));
+    json_object_set_new(out, "text", json_stringn(text, tl));
     char *s = json_dumps(out, JSON_COMPACT);
     json_decref(out);
     free(text);

@@ -16,9 +16,14 @@ static void sb_put(sbuf *b, const char *s, size_t n) {
 }
 static char *sb_take(sbuf *b) { if (!b->s) sb_put(b, "", 0); return b->s; }
 
+/* Token strings are C strings, so a decoded NUL byte travels through the decoder chain as the
+ * overlong pair C0 80 (no valid token string contains it) and xgd_decode_len turns it back. */
+#define NUL_MARK "\xC0\x80"
+
 /* Rust's String::from_utf8_lossy: each maximal invalid subpart becomes one U+FFFD. */
 static void put_lossy(sbuf *b, const uint8_t *s, size_t n) {
     for (size_t i = 0; i < n;) {
+        if (s[i] == 0) { sb_put(b, NUL_MARK, 2); i++; continue; }
         int32_t c;
         int l = tk_utf8_next((const char *)s, n, i, &c);
         if (l > 0) { sb_put(b, (const char *)s + i, (size_t)l); i += (size_t)l; continue; }
@@ -123,7 +128,11 @@ static void dec_one(const tk_dec *d, char ***toks_p, size_t *n) {
             if (byte >= 0) { char ch = (char)byte; sb_put(&bytes, &ch, 1); nbytes++; continue; }
             if (nbytes) {
                 /* at most one output per input token, so nv never overflows */
-                if (tk_utf8_invalid_at(bytes.s, bytes.n) < 0) nv[nn++] = xgd_strdup(bytes.s);
+                if (tk_utf8_invalid_at(bytes.s, bytes.n) < 0) {
+                    sbuf v = {0};
+                    put_lossy(&v, (const uint8_t *)bytes.s, bytes.n); /* valid: only marks NULs */
+                    nv[nn++] = sb_take(&v);
+                }
                 else for (size_t q = 0; q < nbytes; q++) nv[nn++] = xgd_strdup("\xEF\xBF\xBD");
                 bytes.n = 0; nbytes = 0;
             }

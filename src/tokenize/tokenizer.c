@@ -308,6 +308,11 @@ int xgd_encode(const xgd_tokenizer *t, const char *text, size_t len, int add_spe
 
 /* ---- decode ---- */
 char *xgd_decode(const xgd_tokenizer *t, const int32_t *ids, size_t n, int skip_special, int cleanup) {
+    size_t len;
+    return xgd_decode_len(t, ids, n, skip_special, cleanup, &len);
+}
+
+char *xgd_decode_len(const xgd_tokenizer *t, const int32_t *ids, size_t n, int skip_special, int cleanup, size_t *len) {
     char **toks = xgd_malloc((n + 1) * sizeof *toks);
     size_t m = 0;
     for (size_t k = 0; k < n; k++) {
@@ -330,6 +335,14 @@ char *xgd_decode(const xgd_tokenizer *t, const int32_t *ids, size_t n, int skip_
     free(toks);
     if (cleanup < 0) cleanup = t->cleanup;
     if (cleanup) { char *c = tk_cleanup(out, 0); free(out); out = c; }
+    /* decoded NUL bytes come out of the decoders as C0 80 (see decoder.c) */
+    size_t w = 0;
+    for (size_t r = 0; out[r]; r++) {
+        if ((uint8_t)out[r] == 0xC0 && (uint8_t)out[r + 1] == 0x80) { out[w++] = 0; r++; }
+        else out[w++] = out[r];
+    }
+    out[w] = 0;
+    *len = w;
     return out;
 }
 

@@ -34,8 +34,10 @@ void xgd_encoding_free(xgd_encoding *e);
 
 /* Decode ids to a new NUL-terminated UTF-8 string. cleanup: 1 or 0 forces transformers'
  * clean_up_tokenization, -1 takes clean_up_tokenization_spaces from tokenizer_config.json
- * (default true, as transformers 4.41). Unknown ids fail. */
+ * (default true, as transformers 4.41). Unknown ids are dropped, as tokenizers does. */
 char *xgd_decode(const xgd_tokenizer *t, const int32_t *ids, size_t n, int skip_special, int cleanup);
+/* The same with the byte length: the text may contain NUL chars (a decoded byte 0). */
+char *xgd_decode_len(const xgd_tokenizer *t, const int32_t *ids, size_t n, int skip_special, int cleanup, size_t *len);
 
 /* Vocabulary: size (model vocab plus added tokens; the largest id + 1), lookups. */
 int32_t xgd_vocab_size(const xgd_tokenizer *t);
