@@ -26,6 +26,8 @@ void tk_added_build(tk_added *a, const tk_norm *nm) {
     if (a->norm.value) tk_trie_free(&a->norm);
     tk_trie_init(&a->raw);
     tk_trie_init(&a->norm);
+    tk_u64map_free(&a->by_id);
+    for (size_t k = 0; k < a->n; k++) tk_u64map_put(&a->by_id, (uint64_t)(uint32_t)a->v[k].id, k);
     for (size_t k = 0; k < a->n; k++) {
         const char *c = a->v[k].content;
         size_t n = strlen(c);
@@ -106,6 +108,7 @@ void tk_added_free(tk_added *a) {
     for (size_t k = 0; k < a->n; k++) free(a->v[k].content);
     free(a->v);
     tk_strmap_free(&a->by_content);
+    tk_u64map_free(&a->by_id);
     if (a->raw.value) tk_trie_free(&a->raw);
     if (a->norm.value) tk_trie_free(&a->norm);
     memset(a, 0, sizeof *a);

@@ -145,6 +145,7 @@ typedef struct {
 typedef struct {
     tk_added_tok *v; size_t n, cap;
     tk_strmap by_content;  /* content -> index in v */
+    tk_u64map by_id;       /* id -> index in v (built by tk_added_build) */
     tk_trie raw, norm;     /* trie value = index in v */
 } tk_added;
 void tk_added_add(tk_added *a, int32_t id, const char *content, int single_word, int lstrip,

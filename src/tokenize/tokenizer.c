@@ -172,7 +172,9 @@ void xgd_tokenizer_free(xgd_tokenizer *t) {
 
 /* ---- vocabulary ---- */
 static int32_t added_index_of_id(const xgd_tokenizer *t, int32_t id) {
-    for (size_t k = 0; k < t->added.n; k++) if (t->added.v[k].id == id) return (int32_t)k;
+    uint64_t k;
+    if (t->added.by_id.cap) return tk_u64map_get(&t->added.by_id, (uint64_t)(uint32_t)id, &k) ? (int32_t)k : -1;
+    for (size_t i = 0; i < t->added.n; i++) if (t->added.v[i].id == id) return (int32_t)i; /* while loading */
     return -1;
 }
 

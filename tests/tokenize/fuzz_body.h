@@ -32,7 +32,7 @@ static const char *fuzz_json_seeds[] = {
 };
 
 /* A tiny ModelProto: pieces (1: piece, 2: score, 3: type) and trainer_spec.model_type. */
-static size_t fuzz_pb_piece(uint8_t *o, const char *s, float score, int type) {
+static inline size_t fuzz_pb_piece(uint8_t *o, const char *s, float score, int type) {
     size_t n = strlen(s), k = 0;
     uint8_t body[64];
     body[k++] = 0x0A; body[k++] = (uint8_t)n; memcpy(body + k, s, n); k += n;
@@ -42,7 +42,7 @@ static size_t fuzz_pb_piece(uint8_t *o, const char *s, float score, int type) {
     return k + 2;
 }
 
-static size_t fuzz_spm_seed(uint8_t *o, int model_type) {
+static inline size_t fuzz_spm_seed(uint8_t *o, int model_type) {
     static const char *p[] = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "ab", "\xE2\x96\x81" "a", "<0x41>", "<u>"};
     static const int ty[] = {2, 3, 3, 1, 1, 1, 1, 1, 6, 4};
     size_t k = 0;
@@ -51,7 +51,7 @@ static size_t fuzz_spm_seed(uint8_t *o, int model_type) {
     return k;
 }
 
-static void fuzz_exercise(xgd_tokenizer *t, const uint8_t *d, size_t n) {
+static inline void fuzz_exercise(xgd_tokenizer *t, const uint8_t *d, size_t n) {
     static const char *texts[] = {"", " ", "ab AB a-b 12345 <x> ab<x>ab", "h\xC3\xA9llo \xE4\xB8\xAD\xE6\x96\x87 \xF0\x9F\xA6\x99!!",
                                   "  \n\t x  ", "\xE2\x96\x81\xE2\x96\x81" "a"};
     xgd_encoding e = {0};
@@ -78,7 +78,7 @@ static void fuzz_exercise(xgd_tokenizer *t, const uint8_t *d, size_t n) {
     }
 }
 
-static int fuzz_one(const uint8_t *data, size_t n) {
+static inline int fuzz_one(const uint8_t *data, size_t n) {
     if (n < 1) return 0;
     static xgd_tokenizer *fixed;
     xgd_tokenizer *t = NULL;
