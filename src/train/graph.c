@@ -1,0 +1,317 @@
+#include "train/graph.h"
+#include "base/err.h"
+#include "model/block.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEAD_CHUNK 64   /* rows of logits held at once */
+
+struct xgd_tgraph {
+    xgd_params *p;
+    const xgd_model *m;
+    int Bmax, Tmax, B, T;
+    int64_t N;
+    float *resid;          /* (L+1, N, H): input of each block; resid[L] = the last block's output */
+    float *hf, *fmean, *frstd, *lse;   /* final norm output (N, H), its stats, head logsumexp (N) */
+    int32_t *ids, *tgt, *pos, *kpos;   /* (N) */
+    uint8_t *kmask;        /* (B, T) */
+    xgd_block_acts a;      /* one block's intermediates, recomputed per block in backward */
+    float *dx, *dh, *dx1, *dh2, *dao, *dmo, *dpost, *dpre, *dup, *datt, *dq, *dk, *dv, *dqkv, *dqr, *dkr;
+    float *logits, *dlogits, *tmp;     /* (HEAD_CHUNK, V), (N, H) */
+    float *mem;            /* everything above, one allocation */
+};
+
+xgd_tgraph *xgd_tgraph_new(xgd_params *p, int B, int T) {
+    const xgd_hparams *hp = &p->m->hp;
+    xgd_tgraph *g = xgd_calloc(1, sizeof *g);
+    g->p = p;
+    g->m = p->m;
+    g->Bmax = B;
+    g->Tmax = T;
+    int64_t N = (int64_t)B * T, H = hp->hidden, F = hp->inter, V = hp->vocab;
+    int64_t QD = (int64_t)hp->n_head * hp->head_dim, KVD = (int64_t)hp->n_kv * hp->head_dim, L = hp->n_layer;
+    int64_t P = (int64_t)B * hp->n_head * T * T;
+    /* sizes in floats, each rounded to 16 so every array starts 64-byte aligned */
+    int64_t sizes[] = {
+        (L + 1) * N * H, N * H, N, N, N,                               /* resid hf fmean frstd lse */
+        N * H, N * H, N * H, 3 * N * H, N * QD, N * KVD, N * KVD,      /* a: h x1 h2 qkv q k v */
+        N * QD, N * KVD, N * QD, N * H, N * F, N * F, N * F, N * H,    /* a: q_raw k_raw att ao pre up post mo */
+        N, N, N, N, N * hp->n_head, N * hp->n_head, N * hp->n_kv, N * hp->n_kv, P, /* stats, probs */
+        N * H, N * H, N * H, N * H, N * H, N * H, N * F, N * F, N * F,  /* dx dh dx1 dh2 dao dmo dpost dpre dup */
+        N * QD, N * QD, N * KVD, N * KVD, 3 * N * H, N * QD, N * KVD,  /* datt dq dk dv dqkv dqr dkr */
+        HEAD_CHUNK * V, HEAD_CHUNK * V, N * H,                          /* logits dlogits tmp */
+    };
+    int64_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += (sizes[i] + 15) & ~(int64_t)15;
+    g->mem = xgd_aligned_alloc(sizeof(float) * (size_t)total);
+    float *q = g->mem;
+    size_t k = 0;
+#define TAKE(ptr) do { ptr = q; q += (sizes[k++] + 15) & ~(int64_t)15; } while (0)
+    TAKE(g->resid); TAKE(g->hf); TAKE(g->fmean); TAKE(g->frstd); TAKE(g->lse);
+    TAKE(g->a.h); TAKE(g->a.x1); TAKE(g->a.h2); TAKE(g->a.qkv); TAKE(g->a.q); TAKE(g->a.k); TAKE(g->a.v);
+    TAKE(g->a.q_raw); TAKE(g->a.k_raw); TAKE(g->a.att); TAKE(g->a.ao); TAKE(g->a.pre); TAKE(g->a.up); TAKE(g->a.post); TAKE(g->a.mo);
+    TAKE(g->a.ln1_mean); TAKE(g->a.ln1_rstd); TAKE(g->a.ln2_mean); TAKE(g->a.ln2_rstd);
+    TAKE(g->a.qn_mean); TAKE(g->a.qn_rstd); TAKE(g->a.kn_mean); TAKE(g->a.kn_rstd); TAKE(g->a.probs);
+    TAKE(g->dx); TAKE(g->dh); TAKE(g->dx1); TAKE(g->dh2); TAKE(g->dao); TAKE(g->dmo); TAKE(g->dpost); TAKE(g->dpre); TAKE(g->dup);
+    TAKE(g->datt); TAKE(g->dq); TAKE(g->dk); TAKE(g->dv); TAKE(g->dqkv); TAKE(g->dqr); TAKE(g->dkr);
+    TAKE(g->logits); TAKE(g->dlogits); TAKE(g->tmp);
+#undef TAKE
+    if (!hp->qk_norm) g->a.q_raw = g->a.k_raw = NULL;
+    g->ids = xgd_malloc(sizeof(int32_t) * (size_t)N);
+    g->tgt = xgd_malloc(sizeof(int32_t) * (size_t)N);
+    g->pos = xgd_malloc(sizeof(int32_t) * (size_t)N);
+    g->kpos = xgd_malloc(sizeof(int32_t) * (size_t)N);
+    g->kmask = xgd_malloc((size_t)N);
+    return g;
+}
+
+void xgd_tgraph_free(xgd_tgraph *g) {
+    if (!g) return;
+    free(g->mem); free(g->ids); free(g->tgt); free(g->pos); free(g->kpos); free(g->kmask);
+    free(g);
+}
+
+static xgd_block_io block_io(const xgd_tgraph *g) {
+    const xgd_hparams *hp = &g->m->hp;
+    xgd_block_io io = {.B = g->B, .T = g->T, .past = 0, .pos = g->pos, .kmask = g->kmask, .kpos = g->kpos,
+                       .kc = g->a.k, .vc = g->a.v, .kv_bstride = (int64_t)g->T * hp->n_kv * hp->head_dim, .f = NULL};
+    return io;
+}
+
+/* The head on rows [r0, r0+n): logits (n, V) = hf · headᵀ · logit_scale. */
+static void head_rows(const xgd_tgraph *g, int64_t r0, int64_t n) {
+    const xgd_model *m = g->m;
+    xgd_linear(g->logits, g->hf + r0 * m->hp.hidden, n, xgd_model_head(m), NULL);
+    if (m->hp.logit_scale != 1.0f) xgd_scale(g->logits, m->hp.logit_scale, n * m->hp.vocab);
+}
+
+int xgd_tgraph_forward(xgd_tgraph *g, const int32_t *ids, const uint8_t *mask, const int32_t *targets, int T,
+                       float *logp, float *logit_sum) {
+    const xgd_model *m = g->m;
+    const xgd_hparams *hp = &m->hp;
+    int B = g->Bmax;
+    if (T > g->Tmax || T <= 0) return xgd_fail("training batch of %d tokens per sequence; the graph holds at most %d", T, g->Tmax);
+    g->B = B;
+    g->T = T;
+    g->N = (int64_t)B * T;
+    int64_t N = g->N, H = hp->hidden, V = hp->vocab;
+    memcpy(g->ids, ids, sizeof(int32_t) * (size_t)N);
+    memcpy(g->tgt, targets, sizeof(int32_t) * (size_t)N);
+    /* positions as generate() and the inference runtime: cumsum(mask)-1, pad slots 1 */
+    for (int b = 0; b < B; b++) {
+        int seen = 0;
+        for (int t = 0; t < T; t++) {
+            int64_t n = (int64_t)b * T + t;
+            int real = mask ? mask[n] != 0 : 1;
+            g->kmask[n] = (uint8_t)real;
+            g->pos[n] = real ? seen : 1;
+            g->kpos[n] = real ? seen : 0;
+            seen += real;
+        }
+    }
+    if (xgd_model_embed(m, g->resid, g->tmp, g->ids, g->pos, N) != 0) return -1;
+    xgd_block_io io = block_io(g);
+    for (int l = 0; l < hp->n_layer; l++) {
+        float *x = g->resid + (int64_t)(l + 1) * N * H;
+        memcpy(x, g->resid + (int64_t)l * N * H, sizeof(float) * (size_t)(N * H));
+        xgd_block_forward(m, l, x, &g->a, &io);
+    }
+    xgd_model_norm(m, g->hf, g->fmean, g->frstd, g->resid + (int64_t)hp->n_layer * N * H, m->g.final_w, m->g.final_b, N);
+    for (int64_t r0 = 0; r0 < N; r0 += HEAD_CHUNK) {
+        int64_t n = N - r0 < HEAD_CHUNK ? N - r0 : HEAD_CHUNK;
+        head_rows(g, r0, n);
+        xgd_logprob_gather(logp + r0, g->lse + r0, g->logits, g->tgt + r0, n, V);
+        if (logit_sum)
+            for (int64_t i = 0; i < n; i++) {
+                double s = 0;
+                for (int64_t v = 0; v < V; v++) s += g->logits[i * V + v];
+                logit_sum[r0 + i] = (float)s;
+            }
+    }
+    return 0;
+}
+
+/* Merge q, k, v gradients (N, nH, hd) back into the fused projection's layout (inverse of the
+ * split in the forward pass). */
+static void merge_qkv(xgd_qkv_kind kind, float *dqkv, const float *dq, const float *dk, const float *dv, int64_t N, int nH, int hd) {
+    int64_t H = (int64_t)nH * hd;
+    for (int64_t n = 0; n < N; n++) {
+        float *r = dqkv + n * 3 * H;
+        if (kind == QKV_BLOCKS) {
+            memcpy(r, dq + n * H, sizeof(float) * (size_t)H);
+            memcpy(r + H, dk + n * H, sizeof(float) * (size_t)H);
+            memcpy(r + 2 * H, dv + n * H, sizeof(float) * (size_t)H);
+        } else {
+            for (int h = 0; h < nH; h++) {
+                memcpy(r + (int64_t)h * 3 * hd, dq + n * H + (int64_t)h * hd, sizeof(float) * (size_t)hd);
+                memcpy(r + (int64_t)h * 3 * hd + hd, dk + n * H + (int64_t)h * hd, sizeof(float) * (size_t)hd);
+                memcpy(r + (int64_t)h * 3 * hd + 2 * hd, dv + n * H + (int64_t)h * hd, sizeof(float) * (size_t)hd);
+            }
+        }
+    }
+}
+
+static void norm_backward(const xgd_model *m, float *dx, float *dw, float *db, const float *dy, const float *x,
+                          const float *w, const float *mean, const float *rstd, int64_t N) {
+    if (m->fam->norm == NORM_RMSNORM) xgd_rmsnorm_backward(dx, dw, dy, x, w, rstd, N, m->hp.hidden);
+    else xgd_layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, N, m->hp.hidden);
+}
+
+/* Per-head LayerNorm backward (Cohere qk-norm): dx_raw += LN'(dy), dw (nheads, hd) += ... */
+static void head_norm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, const float *mean,
+                               const float *rstd, int64_t N, int nheads, int hd) {
+    for (int64_t n = 0; n < N; n++)
+        for (int h = 0; h < nheads; h++) {
+            int64_t r = n * nheads + h;
+            xgd_layernorm_backward(dx + r * hd, dw + (int64_t)h * hd, NULL, dy + r * hd, x + r * hd, w + (int64_t)h * hd,
+                                   mean + r, rstd + r, 1, hd);
+        }
+}
+
+/* MLP backward: dmo (N,H) -> dh_in (N,H) accumulated, parameter grads into G. */
+static void mlp_backward(const xgd_tgraph *g, int l, const float *in, float *dh_in) {
+    const xgd_model *m = g->m;
+    const xgd_layer *L = &m->layers[l];
+    xgd_layer *G = &g->p->gl[l];
+    const xgd_block_acts *a = &g->a;
+    int64_t N = g->N, F = m->hp.inter;
+    memset(g->dpost, 0, sizeof(float) * (size_t)(N * F));
+    xgd_linear_backward(g->dpost, (float *)G->down.data, G->down_b, g->dmo, a->post, N, &L->down);
+    memset(g->dpre, 0, sizeof(float) * (size_t)(N * F));
+    if (m->fam->gated_mlp) {
+        memset(g->dup, 0, sizeof(float) * (size_t)(N * F));
+        xgd_gated_backward(m->hp.act, g->dpre, g->dup, g->dpost, a->pre, a->up, N * F);
+        xgd_linear_backward(dh_in, (float *)G->gate.data, G->gate_b, g->dpre, in, N, &L->gate);
+        xgd_linear_backward(dh_in, (float *)G->up.data, G->up_b, g->dup, in, N, &L->up);
+    } else {
+        xgd_act_backward(m->hp.act, g->dpre, g->dpost, a->pre, N * F);
+        xgd_linear_backward(dh_in, (float *)G->up.data, G->up_b, g->dpre, in, N, &L->up);
+    }
+}
+
+/* Attention backward: dao (N,H) -> dh (N,H) accumulated, parameter grads into G. */
+static void attention_backward(const xgd_tgraph *g, int l, float *dh) {
+    const xgd_model *m = g->m;
+    const xgd_hparams *hp = &m->hp;
+    const xgd_layer *L = &m->layers[l];
+    xgd_layer *G = &g->p->gl[l];
+    const xgd_block_acts *a = &g->a;
+    int64_t N = g->N, QD = (int64_t)hp->n_head * hp->head_dim, KVD = (int64_t)hp->n_kv * hp->head_dim;
+    memset(g->datt, 0, sizeof(float) * (size_t)(N * QD));
+    xgd_linear_backward(g->datt, (float *)G->o.data, G->o_b, g->dao, a->att, N, &L->o);
+    memset(g->dq, 0, sizeof(float) * (size_t)(N * QD));
+    memset(g->dk, 0, sizeof(float) * (size_t)(N * KVD));
+    memset(g->dv, 0, sizeof(float) * (size_t)(N * KVD));
+    xgd_attn at = {
+        .B = g->B, .Tq = g->T, .Tk = g->T, .nH = hp->n_head, .nKV = hp->n_kv, .hd = hp->head_dim,
+        .kv_bstride = (int64_t)g->T * KVD, .scale = xgd_attn_scale(m, l), .causal = 1, .q_offset = 0,
+        .key_mask = g->kmask, .alibi = m->fam->pos == POS_ALIBI ? m->alibi : NULL, .key_pos = g->kpos, .pos_bias = NULL,
+    };
+    xgd_attention_backward(g->dq, g->dk, g->dv, NULL, g->datt, a->probs, a->q, a->k, a->v, &at);
+    if (m->fam->pos == POS_ROPE || m->fam->pos == POS_ROPE_INTERLEAVED) {
+        int inter = m->fam->pos == POS_ROPE_INTERLEAVED;
+        xgd_rope_backward(g->dq, g->pos, N, hp->n_head, hp->head_dim, m->inv_freq, inter);
+        xgd_rope_backward(g->dk, g->pos, N, hp->n_kv, hp->head_dim, m->inv_freq, inter);
+    }
+    float *dq = g->dq, *dk = g->dk;
+    if (hp->qk_norm) {
+        memset(g->dqr, 0, sizeof(float) * (size_t)(N * QD));
+        memset(g->dkr, 0, sizeof(float) * (size_t)(N * KVD));
+        head_norm_backward(g->dqr, G->q_norm, g->dq, a->q_raw, L->q_norm, a->qn_mean, a->qn_rstd, N, hp->n_head, hp->head_dim);
+        head_norm_backward(g->dkr, G->k_norm, g->dk, a->k_raw, L->k_norm, a->kn_mean, a->kn_rstd, N, hp->n_kv, hp->head_dim);
+        dq = g->dqr;
+        dk = g->dkr;
+    }
+    if (m->fam->qkv == QKV_SEPARATE) {
+        xgd_linear_backward(dh, (float *)G->q.data, G->q_b, dq, a->h, N, &L->q);
+        xgd_linear_backward(dh, (float *)G->k.data, G->k_b, dk, a->h, N, &L->k);
+        xgd_linear_backward(dh, (float *)G->v.data, G->v_b, g->dv, a->h, N, &L->v);
+    } else {
+        merge_qkv(m->fam->qkv, g->dqkv, dq, dk, g->dv, N, hp->n_head, hp->head_dim);
+        xgd_linear_backward(dh, (float *)G->qkv.data, G->qkv_b, g->dqkv, a->h, N, &L->qkv);
+    }
+}
+
+/* Block l backward: g->dx holds d(output) on entry and d(input) on return. Recomputes the block
+ * from its saved input first. */
+static void block_backward(xgd_tgraph *g, int l) {
+    const xgd_model *m = g->m;
+    const xgd_layer *L = &m->layers[l];
+    xgd_layer *G = &g->p->gl[l];
+    int64_t N = g->N, H = m->hp.hidden;
+    size_t NH = sizeof(float) * (size_t)(N * H);
+    const float *x = g->resid + (int64_t)l * N * H;
+    memcpy(g->tmp, x, NH);
+    xgd_block_io io = block_io(g);
+    xgd_block_forward(m, l, g->tmp, &g->a, &io);
+    const xgd_block_acts *a = &g->a;
+    memset(g->dh, 0, NH);
+    if (m->fam->resid == RESID_PARALLEL) {
+        /* out = x + attn(h) + mlp(h), h = norm(x) */
+        memcpy(g->dao, g->dx, NH);
+        memcpy(g->dmo, g->dx, NH);
+        mlp_backward(g, l, a->h, g->dh);
+        attention_backward(g, l, g->dh);
+        norm_backward(m, g->dx, G->ln1_w, G->ln1_b, g->dh, x, L->ln1_w, a->ln1_mean, a->ln1_rstd, N);
+        return;
+    }
+    /* out = r2 + mlp(h2), h2 = norm2(x1), r2 = post_ln ? h2 : x1;  x1 = r1 + attn(h), r1 = post_ln ? h : x */
+    int post = m->hp.post_ln_residual;
+    memcpy(g->dmo, g->dx, NH);
+    memset(g->dh2, 0, NH);
+    memset(g->dx1, 0, NH);
+    mlp_backward(g, l, a->h2, g->dh2);
+    xgd_add_inplace(post ? g->dh2 : g->dx1, g->dx, N * H);
+    norm_backward(m, g->dx1, G->ln2_w, G->ln2_b, g->dh2, a->x1, L->ln2_w, a->ln2_mean, a->ln2_rstd, N);
+    memcpy(g->dao, g->dx1, NH);
+    attention_backward(g, l, g->dh);
+    if (post) { xgd_add_inplace(g->dh, g->dx1, N * H); memset(g->dx, 0, NH); }
+    else memcpy(g->dx, g->dx1, NH);
+    norm_backward(m, g->dx, G->ln1_w, G->ln1_b, g->dh, x, L->ln1_w, a->ln1_mean, a->ln1_rstd, N);
+}
+
+/* Embedding backward: token (and learned position) rows, through BLOOM's embedding norm. */
+static void embed_backward(xgd_tgraph *g) {
+    const xgd_model *m = g->m;
+    xgd_params *p = g->p;
+    int64_t N = g->N, H = m->hp.hidden;
+    float *dx = g->dx;
+    if (m->fam->has_embed_norm) {
+        /* recompute the raw embedding (the norm's input) and its statistics */
+        float *raw = g->tmp, *mean = g->a.ln1_mean, *rstd = g->a.ln1_rstd, *dn = g->dh;
+        xgd_embedding(raw, g->ids, N, &m->g.embed);
+        xgd_layernorm(g->dh2, mean, rstd, raw, m->g.embed_ln_w, m->g.embed_ln_b, N, H, m->hp.norm_eps);
+        memset(dn, 0, sizeof(float) * (size_t)(N * H));
+        xgd_layernorm_backward(dn, p->gg.embed_ln_w, p->gg.embed_ln_b, dx, raw, m->g.embed_ln_w, mean, rstd, N, H);
+        dx = dn;
+    }
+    xgd_embedding_backward((float *)p->gg.embed.data, dx, g->ids, N, H);
+    if (m->fam->pos == POS_LEARNED) xgd_embedding_backward((float *)p->gg.pos_embed.data, dx, g->pos, N, H);
+}
+
+int xgd_tgraph_backward(xgd_tgraph *g, const float *dlogp) {
+    const xgd_model *m = g->m;
+    const xgd_hparams *hp = &m->hp;
+    xgd_params *p = g->p;
+    int64_t N = g->N, H = hp->hidden, V = hp->vocab;
+    /* head, chunk by chunk: d(hf) and d(head weight) */
+    memset(g->dh, 0, sizeof(float) * (size_t)(N * H));
+    const xgd_wmat *W = xgd_model_head(m);
+    float *dW = (float *)(hp->tied ? p->gg.embed.data : p->gg.lm_head.data);
+    for (int64_t r0 = 0; r0 < N; r0 += HEAD_CHUNK) {
+        int64_t n = N - r0 < HEAD_CHUNK ? N - r0 : HEAD_CHUNK;
+        head_rows(g, r0, n);
+        memset(g->dlogits, 0, sizeof(float) * (size_t)(n * V));
+        xgd_logprob_gather_backward(g->dlogits, dlogp + r0, g->logits, g->lse + r0, g->tgt + r0, n, V);
+        if (hp->logit_scale != 1.0f) xgd_scale(g->dlogits, hp->logit_scale, n * V);
+        xgd_linear_backward(g->dh + r0 * H, dW, NULL, g->dlogits, g->hf + r0 * H, n, W);
+    }
+    /* final norm */
+    memset(g->dx, 0, sizeof(float) * (size_t)(N * H));
+    norm_backward(m, g->dx, p->gg.final_w, p->gg.final_b, g->dh, g->resid + (int64_t)hp->n_layer * N * H,
+                  m->g.final_w, g->fmean, g->frstd, N);
+    for (int l = hp->n_layer - 1; l >= 0; l--) block_backward(g, l);
+    embed_backward(g);
+    return 0;
+}
