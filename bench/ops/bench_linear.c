@@ -71,9 +71,9 @@ int main(int argc, char **argv) {
         xgd_ops_set_fast_bf16(0);
         free(x); free(y); free(b);
     }
-    const int64_t dec[3][3] = {{1, 2048, 8192}, {1, 8192, 2048}, {8, 2048, 8192}};
+    const int64_t dec[4][3] = {{1, 2048, 8192}, {1, 8192, 2048}, {4, 2048, 8192}, {8, 2048, 8192}};
     printf("\n%-24s %6s %6s %6s %10s %9s %7s\n", "decode", "M", "K", "N", "ms", "GB/s", "GFLOP/s");
-    for (int s = 0; s < 3; s++) {
+    for (int s = 0; s < 4; s++) {
         int64_t M = dec[s][0], K = dec[s][1], N = dec[s][2];
         float *x = malloc((size_t)(M * K) * 4), *y = malloc((size_t)(M * N) * 4);
         for (int64_t i = 0; i < M * K; i++) x[i] = xgd_rng_normal(&rng);

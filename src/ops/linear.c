@@ -4,9 +4,10 @@
  *   "dot form"  A (n_out, n_in): y[m,o] = x[m,:]·A[o,:]   (nn.Linear forward; Conv1D's dx)
  *   "axpy form" A (n_in, n_out): y[m,:] += x[m,i]·A[i,:]   (Conv1D forward; nn.Linear's dx)
  * so one dispatcher (matmul_w) serves the forward pass and dx of both layouts:
- *   - f32, M small: cblas_sgemv per row (OpenBLAS sgemm with M=1 is 3-4x slower than gemv);
- *   - f32, M larger: one cblas_sgemm;
- *   - f16/bf16, M < XGD_SMALL_M: own kernel that converts one weight row at a time (linear_small.c);
+ *   - f32, M = 1: cblas_sgemv (OpenBLAS sgemm with M=1 is 3-4x slower than gemv);
+ *   - f32, M >= XGD_SMALL_M: one cblas_sgemm;
+ *   - any dtype, 1 < M < XGD_SMALL_M (f16/bf16 also M = 1): own kernel that widens each weight
+ *     row in registers and uses it for all M rows (linear_small.c), so the weight is read once;
  *   - f16/bf16, larger M: convert a panel (<= ~8 MB) of the weight to f32 and hand it to sgemm, so
  *     the weight is never converted wholesale and the conversion cost is amortised over M rows;
  *   - bf16 with the fast mode on (xgd_ops_set_fast_bf16 or XGD_BF16_DOT=1): activations rounded to
@@ -19,8 +20,6 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { F32_GEMV_MAX_M = 3 };
 
 static int g_fast_bf16 = -1;
 
@@ -64,16 +63,14 @@ static void matmul_half_panels(float *y, const float *x, int64_t M, const void *
 /* y(M,n_out) = beta*y + x(M,n_in)·op(A); beta is 0 or 1. */
 static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
                      int64_t n_out, int64_t n_in, int dotform, float beta) {
-    if (t == XGD_F32) {
-        if (M <= F32_GEMV_MAX_M) {
-            for (int64_t m = 0; m < M; m++)
-                cblas_sgemv(CblasRowMajor, dotform ? CblasNoTrans : CblasTrans, (int)(dotform ? n_out : n_in),
-                            (int)(dotform ? n_in : n_out), 1.0f, A, (int)(dotform ? n_in : n_out), x + m * n_in, 1,
-                            beta, y + m * n_out, 1);
-        } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, dotform ? CblasTrans : CblasNoTrans, (int)M, (int)n_out,
-                        (int)n_in, 1.0f, x, (int)n_in, A, (int)(dotform ? n_in : n_out), beta, y, (int)n_out);
-        }
+    if (t == XGD_F32 && M >= XGD_SMALL_M) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, dotform ? CblasTrans : CblasNoTrans, (int)M, (int)n_out,
+                    (int)n_in, 1.0f, x, (int)n_in, A, (int)(dotform ? n_in : n_out), beta, y, (int)n_out);
+        return;
+    }
+    if (t == XGD_F32 && M == 1) {
+        cblas_sgemv(CblasRowMajor, dotform ? CblasNoTrans : CblasTrans, (int)(dotform ? n_out : n_in),
+                    (int)(dotform ? n_in : n_out), 1.0f, A, (int)(dotform ? n_in : n_out), x, 1, beta, y, 1);
         return;
     }
     if (M < XGD_SMALL_M) {
