@@ -774,9 +774,12 @@ def forward(m, input_ids, attention_mask=None, past=None, positions=None, labels
 
 
 @torch.no_grad()
-def generate_greedy(m, input_ids, attention_mask=None, max_new_tokens=8, eos_token_id=None, use_cache=True):
+def generate_greedy(m, input_ids, attention_mask=None, max_new_tokens=8, eos_token_id=None, use_cache=True,
+                    return_logits=False):
     """Greedy decoding as transformers' generate(do_sample=False): positions cumsum(mask)-1 (pad slots 1),
-    finished rows continue with pad_token_id. Returns (B, T+new) (T5: decoder ids starting with the start id)."""
+    finished rows continue with pad_token_id, stop when every row is finished. Returns (B, T+new)
+    (T5: decoder ids starting with the start id), and with return_logits also the raw logits of
+    each step (new, B, V) like generate(output_logits=True)."""
     input_ids = torch.as_tensor(input_ids, dtype=torch.long)
     if input_ids.dim() == 1:
         input_ids = input_ids[None]
@@ -789,16 +792,18 @@ def generate_greedy(m, input_ids, attention_mask=None, max_new_tokens=8, eos_tok
     am = (torch.as_tensor(attention_mask).long() if attention_mask is not None
           else torch.ones_like(input_ids))
     alive = torch.ones(B, dtype=torch.bool)
+    steps = []
     if m.family == "t5":
         seq = torch.full((B, 1), c["start_id"], dtype=torch.long)
         for _ in range(max_new_tokens):
-            nxt = forward(m, input_ids, am, decoder_input_ids=seq).logits[:, -1].argmax(-1)
+            steps.append(forward(m, input_ids, am, decoder_input_ids=seq).logits[:, -1])
+            nxt = steps[-1].argmax(-1)
             nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
             seq = torch.cat([seq, nxt[:, None]], dim=1)
             alive &= ~torch.tensor([int(t) in eos for t in nxt])
             if not alive.any():
                 break
-        return seq
+        return (seq, torch.stack(steps)) if return_logits else seq
     seq, past, step_ids = input_ids, None, input_ids
     for _ in range(max_new_tokens):
         if use_cache:
@@ -806,7 +811,8 @@ def generate_greedy(m, input_ids, attention_mask=None, max_new_tokens=8, eos_tok
             past = out.past
         else:
             out = forward(m, seq, am, positions="cumsum")
-        nxt = out.logits[:, -1].argmax(-1)
+        steps.append(out.logits[:, -1])
+        nxt = steps[-1].argmax(-1)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, pad))
         seq = torch.cat([seq, nxt[:, None]], dim=1)
         am = torch.cat([am, torch.ones(B, 1, dtype=am.dtype)], dim=1)
@@ -814,4 +820,4 @@ def generate_greedy(m, input_ids, attention_mask=None, max_new_tokens=8, eos_tok
         alive &= ~torch.tensor([int(t) in eos for t in nxt])
         if not alive.any():
             break
-    return seq
+    return (seq, torch.stack(steps)) if return_logits else seq
