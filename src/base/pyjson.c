@@ -1,5 +1,10 @@
 #include "base/pyjson.h"
+#include <jansson.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* Decode one UTF-8 sequence at s; returns its length, or 1 with *cp = U+FFFD if invalid. */
 static int utf8_next(const unsigned char *s, uint32_t *cp) {
@@ -43,4 +48,79 @@ void xgd_pyjson_str(FILE *fp, const char *str) {
         }
     }
     fputc('"', fp);
+}
+
+void xgd_pyjson_double(char buf[32], double x) {
+    if (isnan(x)) { strcpy(buf, "NaN"); return; }
+    if (isinf(x)) { strcpy(buf, x < 0 ? "-Infinity" : "Infinity"); return; }
+    /* shortest %.{p}e that reads back equal: its digits and decimal exponent */
+    char e[40];
+    for (int p = 0; p <= 16; p++) {
+        snprintf(e, sizeof e, "%.*e", p, x);
+        if (strtod(e, NULL) == x) break;
+    }
+    char digits[24];
+    int nd = 0, neg = e[0] == '-';
+    const char *s = e + neg;
+    for (; *s && *s != 'e'; s++)
+        if (*s >= '0' && *s <= '9') digits[nd++] = *s;
+    int exp10 = atoi(s + 1);
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    digits[nd] = 0;
+    int decpt = exp10 + 1;   /* value = 0.digits * 10^decpt */
+    char *o = buf;
+    if (neg) *o++ = '-';
+    if (decpt > -4 && decpt <= 16) {   /* Python's float_repr_style 'short' switch points */
+        if (decpt <= 0) {
+            o += sprintf(o, "0.");
+            for (int i = 0; i < -decpt; i++) *o++ = '0';
+            o += sprintf(o, "%s", digits);
+        } else if (decpt >= nd) {
+            o += sprintf(o, "%s", digits);
+            for (int i = nd; i < decpt; i++) *o++ = '0';
+            o += sprintf(o, ".0");
+        } else {
+            o += sprintf(o, "%.*s.%s", decpt, digits, digits + decpt);
+        }
+        *o = 0;
+    } else {
+        *o++ = digits[0];
+        if (nd > 1) o += sprintf(o, ".%s", digits + 1);
+        sprintf(o, "e%c%02d", decpt - 1 < 0 ? '-' : '+', abs(decpt - 1));
+    }
+}
+
+void xgd_pyjson_value(FILE *fp, const json_t *v) {
+    char num[32];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *x;
+        int first = 1;
+        fputc('{', fp);
+        json_object_foreach((json_t *)v, k, x) {
+            if (!first) fputs(", ", fp);
+            first = 0;
+            xgd_pyjson_str(fp, k);
+            fputs(": ", fp);
+            xgd_pyjson_value(fp, x);
+        }
+        fputc('}', fp);
+        break;
+    }
+    case JSON_ARRAY:
+        fputc('[', fp);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            if (i) fputs(", ", fp);
+            xgd_pyjson_value(fp, json_array_get(v, i));
+        }
+        fputc(']', fp);
+        break;
+    case JSON_STRING: xgd_pyjson_str(fp, json_string_value(v)); break;
+    case JSON_INTEGER: fprintf(fp, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); break;
+    case JSON_REAL: xgd_pyjson_double(num, json_real_value(v)); fputs(num, fp); break;
+    case JSON_TRUE: fputs("true", fp); break;
+    case JSON_FALSE: fputs("false", fp); break;
+    default: fputs("null", fp); break;
+    }
 }
