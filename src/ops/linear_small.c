@@ -25,7 +25,11 @@ void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dt
             const int ti = omp_get_thread_num(), tn = omp_get_num_threads();
             float *yt = ti == 0 ? y : xgd_calloc((size_t)(M * n_out), sizeof(float));
             part[ti] = yt;
-            for (int64_t i = n_in * ti / tn; i < n_in * (ti + 1) / tn; i++)
+            const int64_t i1 = n_in * (ti + 1) / tn;
+            int64_t i = n_in * ti / tn;
+            for (; i + 4 <= i1; i += 4)   /* four weight rows per pass: y is loaded/stored once per 4 FMAs */
+                xgd_axpy_rows4(yt, n_out, x + i, n_in, M, (const char *)A + (size_t)(i * n_out) * es, n_out, t, n_out);
+            for (; i < i1; i++)
                 xgd_axpy_rows(yt, n_out, x + i, n_in, M, (const char *)A + (size_t)(i * n_out) * es, t, n_out);
             #pragma omp barrier
             const int64_t len = M * n_out, c0 = len * ti / tn, c1 = len * (ti + 1) / tn;

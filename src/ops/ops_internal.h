@@ -28,6 +28,10 @@ void xgd_row_to_f32(float *dst, const void *src, xgd_dtype t, int64_t n);
  *   axpy: y[m*ldy + i] += s[m*lds] * w[i]                                                    */
 void xgd_dot_rows(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n);
 void xgd_axpy_rows(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n);
+/* The same for four consecutive weight rows (stride ws elements) and scales s[m*lds + 0..3]:
+ * y[m*ldy + i] += sum_r s[m*lds + r] * w[r*ws + i]; one load/store of y per four FMAs. */
+void xgd_axpy_rows4(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, int64_t ws,
+                    xgd_dtype t, int64_t n);
 
 /* Softmax building blocks. max of x[0..n); dst[i] = exp(src[i] - shift) (dst may be NULL or
  * alias src) returning the sum of those exponentials (accumulated in double per block of 1024).

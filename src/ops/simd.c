@@ -197,6 +197,35 @@ AVX512 static void axpy_rows_avx512(float *y, int64_t ldy, const float *s, int64
     }
 }
 
+AVX512 static void axpy_rows4_avx512(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, int64_t ws,
+                                     xgd_dtype t, int64_t n) {
+    const size_t es = xgd_dtype_size(t);
+    const void *w1 = (const char *)w + (size_t)ws * es, *w2 = (const char *)w + (size_t)(2 * ws) * es,
+               *w3 = (const char *)w + (size_t)(3 * ws) * es;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = tail_mask(n - i);
+        const __m512 v0 = load_w16(w, t, i, n - i), v1 = load_w16(w1, t, i, n - i);
+        const __m512 v2 = load_w16(w2, t, i, n - i), v3 = load_w16(w3, t, i, n - i);
+        for (int64_t m = 0; m < M; m++) {
+            const float *sm = s + m * lds;
+            float *yr = y + m * ldy + i;
+            __m512 a = _mm512_maskz_loadu_ps(k, yr);
+            a = _mm512_fmadd_ps(_mm512_set1_ps(sm[0]), v0, a);
+            a = _mm512_fmadd_ps(_mm512_set1_ps(sm[1]), v1, a);
+            a = _mm512_fmadd_ps(_mm512_set1_ps(sm[2]), v2, a);
+            a = _mm512_fmadd_ps(_mm512_set1_ps(sm[3]), v3, a);
+            _mm512_mask_storeu_ps(yr, k, a);
+        }
+    }
+}
+
+void xgd_axpy_rows4(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, int64_t ws,
+                    xgd_dtype t, int64_t n) {
+    if (xgd_cpu_avx512()) { axpy_rows4_avx512(y, ldy, s, lds, M, w, ws, t, n); return; }
+    const size_t es = xgd_dtype_size(t);
+    for (int r = 0; r < 4; r++) axpy_rows_c(y, ldy, s + r, lds, M, (const char *)w + (size_t)(r * ws) * es, t, n);
+}
+
 void xgd_dot_rows(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
     if (xgd_cpu_avx512()) dot_rows_avx512(out, ldo, x, ldx, M, w, t, n);
     else dot_rows_c(out, ldo, x, ldx, M, w, t, n);
