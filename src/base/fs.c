@@ -1,6 +1,7 @@
 #include "base/fs.h"
 #include "base/err.h"
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,4 +140,16 @@ char *xgd_path_join(const char *a, const char *b) {
     if (na && a[na - 1] != '/') p[k++] = '/';
     memcpy(p + k, b, nb + 1);
     return p;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st; (void)flag; (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int xgd_remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return 0;
+    if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) return xgd_fail("%s: cannot remove: %s", path, strerror(errno));
+    return 0;
 }

@@ -27,6 +27,8 @@ int xgd_is_dir(const char *path);
 int xgd_is_file(const char *path);
 /* Join two path parts into a new string ("a" + "b" -> "a/b"). */
 char *xgd_path_join(const char *a, const char *b);
+/* Remove a file or a folder with everything in it (no error if it does not exist). */
+int xgd_remove_tree(const char *path);
 /* fsync a folder so a rename inside it is durable. */
 void xgd_fsync_dir(const char *dir);
 

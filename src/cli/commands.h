@@ -14,6 +14,7 @@ typedef struct { const char *name; cmd_fn fn; const char *summary; } cmd_entry;
     X(init,     "write a random checkpoint folder in Hugging Face format (tiny test models)") \
     X(tokenize, "encode JSONL text to token ids, or decode ids to text, with a HF tokenizer") \
     X(generate, "sample N continuations per prompt (vLLM semantics), resumable, the seed pipeline's files") \
+    X(dpo,      "DPO preference tuning (TRL semantics), full fine-tuning; resumable") \
     X(score,    "toxicity scores per continuation: Perspective API, or offline scorers (lexicon, ...)") \
     X(metrics,  "toxicity (EMT, probability, average), diversity (distinct-n), perplexity")
 

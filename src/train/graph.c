@@ -86,12 +86,14 @@ static void head_rows(const xgd_tgraph *g, int64_t r0, int64_t n) {
     if (m->hp.logit_scale != 1.0f) xgd_scale(g->logits, m->hp.logit_scale, n * m->hp.vocab);
 }
 
-int xgd_tgraph_forward(xgd_tgraph *g, const int32_t *ids, const uint8_t *mask, const int32_t *targets, int T,
+const xgd_model *xgd_tgraph_model(const xgd_tgraph *g) { return g->m; }
+
+int xgd_tgraph_forward(xgd_tgraph *g, const int32_t *ids, const uint8_t *mask, const int32_t *targets, int B, int T,
                        float *logp, float *logit_sum) {
     const xgd_model *m = g->m;
     const xgd_hparams *hp = &m->hp;
-    int B = g->Bmax;
     if (T > g->Tmax || T <= 0) return xgd_fail("training batch of %d tokens per sequence; the graph holds at most %d", T, g->Tmax);
+    if (B > g->Bmax || B <= 0) return xgd_fail("training batch of %d sequences; the graph holds at most %d", B, g->Bmax);
     g->B = B;
     g->T = T;
     g->N = (int64_t)B * T;

@@ -16,11 +16,15 @@ typedef struct xgd_tgraph xgd_tgraph;
 xgd_tgraph *xgd_tgraph_new(xgd_params *p, int B, int T);
 void xgd_tgraph_free(xgd_tgraph *g);
 
-/* ids, targets (B, T); mask (B, T) 1 = real token (left or right padding), NULL = all real.
+/* The model the graph trains. */
+const xgd_model *xgd_tgraph_model(const xgd_tgraph *g);
+
+/* B <= the graph's B rows of T tokens.
+ * ids, targets (B, T); mask (B, T) 1 = real token (left or right padding), NULL = all real.
  * logp (B, T) gets log p(target | prefix) at each position (0 where target < 0, e.g. -100).
  * logit_sum (B, T), if non-NULL, gets the sum of the logits row at each position (TRL's
  * logits/chosen metric needs their mean). */
-int xgd_tgraph_forward(xgd_tgraph *g, const int32_t *ids, const uint8_t *mask, const int32_t *targets, int T,
+int xgd_tgraph_forward(xgd_tgraph *g, const int32_t *ids, const uint8_t *mask, const int32_t *targets, int B, int T,
                        float *logp, float *logit_sum);
 /* Accumulate into p->grad the gradient of sum(dlogp * logp) for the last forward pass. */
 int xgd_tgraph_backward(xgd_tgraph *g, const float *dlogp);
