@@ -750,13 +750,20 @@ def _xlmr(m, input_ids, attention_mask, positions, labels, token_type_ids):
 # entry points
 
 
-@torch.no_grad()
 def forward(m, input_ids, attention_mask=None, past=None, positions=None, labels=None,
-            decoder_input_ids=None, decoder_attention_mask=None, token_type_ids=None):
+            decoder_input_ids=None, decoder_attention_mask=None, token_type_ids=None, grad=False):
     """One forward pass. input_ids (B,T) long; attention_mask (B, past+T) of 0/1 or None.
 
     Decoder-only: logits (B,T,V). T5: input_ids feed the encoder, the decoder reads decoder_input_ids
-    or shift_right(labels); logits (B,Td,V), hidden = decoder's. XLM-R: logits (B,num_labels)."""
+    or shift_right(labels); logits (B,Td,V), hidden = decoder's. XLM-R: logits (B,num_labels).
+    grad=True records autograd (set requires_grad on m.w tensors) for gradient references."""
+    with torch.set_grad_enabled(grad):
+        return _forward(m, input_ids, attention_mask, past, positions, labels, decoder_input_ids,
+                        decoder_attention_mask, token_type_ids)
+
+
+def _forward(m, input_ids, attention_mask, past, positions, labels, decoder_input_ids, decoder_attention_mask,
+             token_type_ids):
     input_ids = torch.as_tensor(input_ids, dtype=torch.long)
     if input_ids.dim() == 1:
         input_ids = input_ids[None]

@@ -4,7 +4,7 @@ Known values: ALiBi slopes, llama3 inv_freq, T5 bucket thresholds (hf-spec §2 t
 rounding against torch's own conversion. Invariants: KV-cache decoding == full forward, left padding
 with cumsum positions == the unpadded row, interleaved RoPE == half-split RoPE on permuted features,
 bf16/v5-config/sharded/prefix-less/buffer-carrying folders == their plain f32 twin, cached greedy ==
-uncached greedy. Tolerances are stated at each check. The golden fixtures from the real transformers
+uncached greedy, every stored weight gets a non-zero gradient. Tolerances are stated at each check. The golden fixtures from the real transformers
 are checked by test_ref_golden.py.
 """
 import json
@@ -187,6 +187,7 @@ def test_models(tmp):
             ce = -lp[torch.arange(T - 1), ids[0, 1:]].mean()
             close(out.loss, ce, 1e-5, f"{v}: causal LM loss")
             check_decoder_invariants(v, m, ids)
+        check_every_weight_used(v, d, ids)
         # the same folder written in bf16 loads as the f32 weights rounded to bf16
         db = os.path.join(tmp, v + "-bf16")
         make_tiny.make(v, db, dtype="bfloat16")
@@ -219,6 +220,19 @@ def test_models(tmp):
           "gpt2 from pytorch_model.bin")
     check_t5(os.path.join(tmp, "mt5"))
     check_xlmr(os.path.join(tmp, "xlm-roberta"))
+
+
+def check_every_weight_used(v, d, ids):
+    """Autograd through the oracle: every stored parameter must get a non-zero gradient from the loss
+    (a weight the reference silently ignores would show up here)."""
+    m = hf_ref.load(d)
+    for t in m.w.values():
+        t.requires_grad_(True)
+    lab = torch.tensor([1]) if v == "xlm-roberta" else ids
+    loss = hf_ref.forward(m, ids, labels=lab, grad=True).loss
+    loss.backward()
+    unused = [k for k, t in m.w.items() if t.grad is None or not bool((t.grad != 0).any())]
+    check(not unused, f"{v}: weights without gradient: {unused[:4]}")
 
 
 def check_decoder_invariants(v, m, ids):
@@ -310,8 +324,10 @@ def check_xlmr(d):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="oracle-", dir=os.environ.get("XGD_TMP") if os.path.isdir(
-        os.environ.get("XGD_TMP", "/nonexistent")) else None)
+    base = os.environ.get("XGD_TMP")
+    if base:
+        os.makedirs(base, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="oracle-", dir=base or None)
     try:
         test_safetensors(tmp)
         test_alibi()
