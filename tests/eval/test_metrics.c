@@ -233,27 +233,12 @@ static void test_list_files(const char *dir) {
 }
 
 /* WordLevel over whitespace, </s> appended like mT5's post-processor, <unk> special. "a_b" and
- * "b_c" are words of their own, so "_"-joined keys collide. */
-static const char *WORD_TOK =
-    "{\"version\": \"1.0\", \"truncation\": null, \"padding\": null,\n"
-    " \"added_tokens\": [\n"
-    "  {\"id\": 0, \"content\": \"<unk>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true},\n"
-    "  {\"id\": 1, \"content\": \"</s>\", \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}],\n"
-    " \"normalizer\": null, \"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"},\n"
-    " \"post_processor\": {\"type\": \"TemplateProcessing\",\n"
-    "   \"single\": [{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}}],\n"
-    "   \"pair\": [{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}},\n"
-    "            {\"Sequence\": {\"id\": \"B\", \"type_id\": 0}}, {\"SpecialToken\": {\"id\": \"</s>\", \"type_id\": 0}}],\n"
-    "   \"special_tokens\": {\"</s>\": {\"id\": \"</s>\", \"ids\": [1], \"tokens\": [\"</s>\"]}}},\n"
-    " \"decoder\": null,\n"
-    " \"model\": {\"type\": \"WordLevel\", \"unk_token\": \"<unk>\",\n"
-    "   \"vocab\": {\"<unk>\": 0, \"</s>\": 1, \"a\": 2, \"b\": 3, \"c\": 4, \"a_b\": 5, \"b_c\": 6, \"d\": 7}}}\n";
+ * "b_c" are words of their own, so "_"-joined keys collide. (ctest runs in the repository root.) */
+static const char *WORD_TOK = "tests/eval/fixtures_metrics/word_tokenizer.json";
 
 static void test_distinct(const char *dir) {
     char path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    write_text(path, WORD_TOK);
-    xgd_tokenizer *t = xgd_tokenizer_load(path);
+    xgd_tokenizer *t = xgd_tokenizer_load(WORD_TOK);
     CHECK(t != NULL);
     if (!t) { fprintf(stderr, "%s\n", xgd_errmsg()); return; }
     xgd_distinct *seed = xgd_distinct_new(t, 0), *std = xgd_distinct_new(t, 1);
