@@ -1,6 +1,7 @@
 """Validate the oracle itself: hf_ref.py must reproduce the golden fixtures that the real transformers
 5.17 produced (tests/golden, see its README) on the same tiny checkpoints.
 
+Also PEFT LoRA (lora_ref.py): adapter forward, merge_and_unload and the saved merged folder.
 Tolerances: logits / hidden states / losses 1e-4 absolute for every checkpoint (the `_bf16` refs are
 float32 computations from the bf16-rounded weights, which the oracle also does); greedy ids exactly.
 Padded slots (attention_mask == 0) are not compared: their values are unspecified.
@@ -16,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(os.path.dirname(HERE), "golden")
 sys.path.insert(0, HERE)
 import hf_ref  # noqa: E402
+import lora_ref  # noqa: E402
 
 TOL = 1e-4
 FAILS, COUNT = [], [0]
@@ -120,6 +122,24 @@ def xlmr(model_name, ref_name):
     close(torch.stack(b.hidden), r["hidden_batch"], f"{tag}: hidden_batch (valid slots)", mask.numpy()[None])
 
 
+def lora(fam):
+    """PEFT adapter forward (unmerged), merge_and_unload, and the saved merged folder."""
+    r = ref("lora_" + fam)
+    ids, mask = T(r["input_ids"]), T(r["attention_mask"])
+    pos = None if fam == "bloom" else "cumsum"
+    base = os.path.join(GOLDEN, "models", fam)
+    variants = [("adapter", False, None), ("merged", True, None),
+                ("merged", None, os.path.join(GOLDEN, "lora", fam, "merged"))]
+    for what, merged, folder in variants:
+        m = hf_ref.load(folder or base)
+        if folder is None:
+            lora_ref.apply(m, os.path.join(GOLDEN, "lora", fam, "adapter"), merged=merged)
+        tag = f"lora {fam} {'saved merged folder' if folder else what}"
+        close(hf_ref.forward(m, T(r["single_ids"])).logits, r[f"logits_{what}_single"], f"{tag}: single")
+        close(hf_ref.forward(m, ids, mask, positions=pos).logits, r[f"logits_{what}_batch"],
+              f"{tag}: batch (valid slots)", mask.numpy())
+
+
 def main():
     if not os.path.isdir(os.path.join(GOLDEN, "ref")):
         print(f"SKIP: {GOLDEN}/ref not present (golden fixtures from transformers not generated yet)")
@@ -127,7 +147,8 @@ def main():
     names = sorted(os.listdir(os.path.join(GOLDEN, "ref")))
     for name in names:
         if name.startswith("lora_"):
-            continue  # adapters: checked by the LoRA tests, not the oracle
+            lora(name[len("lora_"):])
+            continue
         base = name[:-5] if name.endswith("_bf16") else name
         if base == "mt5":
             mt5(name, name)

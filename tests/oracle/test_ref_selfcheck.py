@@ -3,9 +3,9 @@
 Known values: ALiBi slopes, llama3 inv_freq, T5 bucket thresholds (hf-spec §2 test vectors), bf16
 rounding against torch's own conversion. Invariants: KV-cache decoding == full forward, left padding
 with cumsum positions == the unpadded row, interleaved RoPE == half-split RoPE on permuted features,
-bf16/v5-config/sharded/prefix-less/buffer-carrying folders == their plain f32 twin, cached greedy ==
-uncached greedy, every stored weight gets a non-zero gradient. Tolerances are stated at each check. The golden fixtures from the real transformers
-are checked by test_ref_golden.py.
+bf16/v5-config/sharded/prefix-less/buffer-carrying/.bin folders == their plain f32 twin, cached greedy
+== uncached greedy, every stored weight gets a non-zero gradient. Tolerances are stated at each
+check. The golden fixtures from the real transformers are checked by test_ref_golden.py.
 """
 import json
 import math
