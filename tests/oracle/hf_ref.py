@@ -11,6 +11,7 @@ API
   out = forward(m, input_ids, attention_mask=None, past=None, positions=None, labels=None, ...)
   logits, hidden, acts = out                 (out.past, out.loss, out.enc_hidden also exist)
   generate_greedy(m, input_ids, attention_mask=None, max_new_tokens=8)
+  token_logprobs(m, input_ids, attention_mask=None)   (B,T-1) next-token log-probs
 
 hidden (`output_hidden_states` convention, checked in the sources): a list of L+1 tensors (B,T,C):
   hidden[0] = embedding output, hidden[i] = output of layer i-1 for i < L, and hidden[L] is the LAST
@@ -398,10 +399,12 @@ def rotate_half(x, interleaved):
 
 
 def apply_rope(x, cos, sin, interleaved):
-    """x (B,nH,T,hd); cos/sin (B,T,hd). Rotation done in float32 (Cohere upcasts q,k explicitly)."""
+    """x (B,nH,T,hd); cos/sin (B,T,hd) (angles always computed in float32, as transformers does).
+    Rotation in at least float32 (Cohere upcasts q,k explicitly)."""
     dt = x.dtype
-    x = x.float()
-    cos, sin = cos[:, None].float(), sin[:, None].float()
+    ct = torch.promote_types(dt, torch.float32)  # at least float32; float64 stays float64
+    x = x.to(ct)
+    cos, sin = cos[:, None].to(ct), sin[:, None].to(ct)
     return (x * cos + rotate_half(x, interleaved) * sin).to(dt)
 
 
@@ -422,7 +425,8 @@ class Output:
 
 def causal_lm_loss(logits, labels):
     """Mean CE of logits[:, t] against labels[:, t+1], ignoring -100 (hf-spec §2.0)."""
-    z = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
+    z = logits[:, :-1].reshape(-1, logits.shape[-1])
+    z = z.to(torch.promote_types(z.dtype, torch.float32))
     y = labels[:, 1:].reshape(-1)
     return F.cross_entropy(z, y, ignore_index=-100, reduction="mean")
 
@@ -778,6 +782,16 @@ def _forward(m, input_ids, attention_mask, past, positions, labels, decoder_inpu
     if m.family == "xlm-roberta":
         return _xlmr(m, input_ids, attention_mask, positions, labels, token_type_ids)
     return _decoder_only(m, input_ids, attention_mask, past, positions, labels)
+
+
+def token_logprobs(m, input_ids, attention_mask=None, positions=None, grad=False):
+    """(B,T-1) log p(input_ids[:, t+1] | input_ids[:, :t+1]) of a causal LM, in float32 (the quantity
+    DPO and perplexity sum over completion tokens; positions as forward's)."""
+    input_ids = torch.as_tensor(input_ids, dtype=torch.long)
+    out = forward(m, input_ids, attention_mask, positions=positions, grad=grad)
+    with torch.set_grad_enabled(grad):
+        lp = torch.log_softmax(out.logits[:, :-1].float(), dim=-1)
+        return lp.gather(-1, input_ids[:, 1:, None])[..., 0]
 
 
 @torch.no_grad()

@@ -186,8 +186,13 @@ def test_models(tmp):
             lp = torch.log_softmax(out.logits[0].double(), -1)
             ce = -lp[torch.arange(T - 1), ids[0, 1:]].mean()
             close(out.loss, ce, 1e-5, f"{v}: causal LM loss")
+            close(-hf_ref.token_logprobs(m, ids).mean(), out.loss, 1e-5, f"{v}: token_logprobs vs loss")
             check_decoder_invariants(v, m, ids)
         check_every_weight_used(v, d, ids)
+        # float64 evaluation of the same weights: the float32 oracle is well conditioned on these models
+        o64 = hf_ref.forward(hf_ref.load(d, dtype=torch.float64), ids, labels=ids if v != "xlm-roberta" else None)
+        check(o64.logits.dtype == torch.float64, f"{v}: float64 mode computes in float64")
+        close(o64.logits, out.logits, 1e-4, f"{v}: float64 vs float32 logits")
         # the same folder written in bf16 loads as the f32 weights rounded to bf16
         db = os.path.join(tmp, v + "-bf16")
         make_tiny.make(v, db, dtype="bfloat16")
@@ -203,6 +208,12 @@ def test_models(tmp):
         make_tiny.make(v, d5, v5=True, shard_bytes=20000, buffers=True)
         kw = {"labels": ids} if v == "mt5" else {}
         close(hf_ref.forward(hf_ref.load(d5), ids, **kw).logits, out.logits, 0, f"{v}: v5 config + shards + buffers")
+    # float16 storage: the f32 weights rounded to binary16
+    d16 = os.path.join(tmp, "llama-f16")
+    make_tiny.make("llama", d16, dtype="float16")
+    m16, m32 = hf_ref.load(d16), hf_ref.load(os.path.join(tmp, "llama"))
+    check(set(m16.file_dtypes.values()) == {"F16"}, "f16 folder stores F16")
+    check(all(torch.equal(m16.w[k], m32.w[k].half().float()) for k in m32.w), "f16 tensors == rounded f32")
     # GPT-2 file without the transformer. prefix (original gpt2 layout)
     src = os.path.join(tmp, "gpt2")
     dst = os.path.join(tmp, "gpt2-noprefix")
