@@ -77,7 +77,8 @@ def decoder(model_name, ref_name):
     n = r["gen_single"].shape[1] - r["single_ids"].shape[1]
     for kind, x, mk in (("single", T(r["single_ids"]), None), ("batch", ids, mask)):
         g, lg = hf_ref.generate_greedy(m, x, mk, max_new_tokens=n, eos_token_id=2, return_logits=True)
-        check(np.array_equal(g.numpy(), r[f"gen_{kind}"]), f"{tag}: gen_{kind} {g.tolist()} vs {r[f'gen_{kind}'].tolist()}")
+        want = r[f"gen_{kind}"]
+        check(np.array_equal(g.numpy(), want), f"{tag}: gen_{kind} {g.tolist()} vs {want.tolist()}")
         if lg.shape == r[f"gen_{kind}_logits"].shape:
             close(lg, r[f"gen_{kind}_logits"], f"{tag}: gen_{kind}_logits")
 
@@ -102,7 +103,8 @@ def mt5(model_name, ref_name):
     n = r["gen"].shape[1] - 1
     for kind, x, mk in (("", enc, None), ("_batch", eb, mb)):
         g, lg = hf_ref.generate_greedy(m, x, mk, max_new_tokens=n, return_logits=True)
-        check(np.array_equal(g.numpy(), r[f"gen{kind}"]), f"{tag}: gen{kind} {g.tolist()} vs {r[f'gen{kind}'].tolist()}")
+        want = r[f"gen{kind}"]
+        check(np.array_equal(g.numpy(), want), f"{tag}: gen{kind} {g.tolist()} vs {want.tolist()}")
         if lg.shape == r[f"gen{kind}_logits"].shape:
             close(lg, r[f"gen{kind}_logits"], f"{tag}: gen{kind}_logits")
 

@@ -8,7 +8,6 @@ bf16/v5-config/sharded/prefix-less/buffer-carrying/.bin folders == their plain f
 check. The golden fixtures from the real transformers are checked by test_ref_golden.py.
 """
 import json
-import math
 import os
 import shutil
 import sys
