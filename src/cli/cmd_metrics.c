@@ -16,14 +16,11 @@
 
 /* ---- output helpers --------------------------------------------------------------------------- */
 
-/* The shortest digits that read back to the same double (as Python prints floats); NaN as null. */
+/* A float as Python prints it (shortest round-trip digits); NaN (nothing measured) as null. */
 static void put_num(FILE *fp, double x) {
     if (!isfinite(x)) { fputs("null", fp); return; }
-    char buf[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(buf, sizeof buf, "%.*g", p, x);
-        if (strtod(buf, NULL) == x) break;
-    }
+    char buf[32];
+    xgd_pyjson_double(buf, x);
     fputs(buf, fp);
 }
 
@@ -100,10 +97,12 @@ static const cmd_spec g_tox_spec = {
     g_tox_opts, 0, 0,
 };
 
-static void tox_json_entry(FILE *fp, const char *file, const char *lang, const xgd_tox_result *r,
-                           const xgd_tox_result *u, int last) {
+static void tox_json_entry(FILE *fp, const char *file, const char *lang, const char *scorer,
+                           const xgd_tox_result *r, const xgd_tox_result *u, int last) {
     fputs("    {\"language\": ", fp); xgd_pyjson_str(fp, lang);
     fputs(", \"file\": ", fp); xgd_pyjson_str(fp, base_name(file));
+    fputs(", \"scorer\": ", fp);
+    if (scorer[0]) xgd_pyjson_str(fp, scorer); else fputs("null", fp);
     fprintf(fp, ",\n     \"records\": %zu, \"scores\": %zu, \"missing\": %zu, \"prompts\": %zu, \"empty_prompts\": %zu,\n",
             r->n_records, r->n_scores, r->n_missing, r->n_groups, r->n_empty_groups);
     fputs("     \"emt\": {\"mean\": ", fp); put_num(fp, r->emt);
@@ -182,13 +181,15 @@ static int metrics_toxicity(int argc, char **argv) {
     size_t nf;
     if (input_files(t_folder, &files, &nf)) return cli_error();
     xgd_tox_result *R = xgd_calloc(nf, sizeof *R), *U = xgd_calloc(nf, sizeof *U);
-    char **langs = xgd_calloc(nf, sizeof *langs);
+    char **langs = xgd_calloc(nf, sizeof *langs), (*scorer)[32] = xgd_calloc(nf, sizeof *scorer);
     xgd_tox_opts o = {t_threshold, (int)t_bootstrap, (uint64_t)t_seed, 0.95};
     int rc = 0;
     for (size_t i = 0; i < nf && !rc; i++) {
         langs[i] = xgd_metrics_language(files[i]);
         xgd_tox_records rec;
         if (xgd_tox_read(files[i], by, (int)t_sample, &rec)) { rc = 1; break; }
+        memcpy(scorer[i], rec.scorer, sizeof rec.scorer);
+        if (!strcmp(rec.scorer, "mixed")) xgd_warn("%s: scored by more than one scorer", files[i]);
         if (rec.last_chunk)
             xgd_warn("%s: %zu records is not a multiple of --sample %ld: the last prompt has %zu",
                      files[i], rec.n, t_sample, rec.last_chunk);
@@ -212,14 +213,14 @@ static int metrics_toxicity(int argc, char **argv) {
             if (by == XGD_GROUP_INDEX) fprintf(s.fp, ", \"sample\": %ld", t_sample);
             fputs(", \"threshold\": ", s.fp); put_num(s.fp, t_threshold);
             fprintf(s.fp, ", \"bootstrap\": %ld, \"seed\": %ld, \"ci_level\": 0.95,\n \"languages\": [\n", t_bootstrap, t_seed);
-            for (size_t i = 0; i < nf; i++) tox_json_entry(s.fp, files[i], langs[i], &R[i], &U[i], i + 1 == nf);
+            for (size_t i = 0; i < nf; i++) tox_json_entry(s.fp, files[i], langs[i], scorer[i], &R[i], &U[i], i + 1 == nf);
             fputs("]}\n", s.fp);
         }
         if (sink_close(&s)) rc = 1;
         else tox_table(t_table ? stdout : stderr, langs, R, nf, t_bootstrap > 0);
     }
     for (size_t i = 0; i < nf; i++) free(langs[i]);
-    free(langs); free(R); free(U);
+    free(langs); free(scorer); free(R); free(U);
     xgd_metrics_free_files(files, nf);
     return rc ? cli_error() : 0;
 }

@@ -52,6 +52,8 @@ typedef struct {
     int64_t *group;    /* (n,) group of each record, 0..n_groups-1 */
     size_t n, n_groups;
     size_t last_chunk; /* INDEX grouping: size of a short last chunk, 0 when every chunk is full */
+    char scorer[32];   /* responses' "xgd_backend" ("perspective" when absent, as in the seed's files),
+                        * "mixed" when they differ, "" when no response */
 } xgd_tox_records;
 int xgd_tox_read(const char *path, xgd_group_by by, int sample, xgd_tox_records *out);
 void xgd_tox_records_free(xgd_tox_records *r);

@@ -6,20 +6,30 @@
 #include "base/err.h"
 #include "base/rng.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- reading ---------------------------------------------------------------------------------- */
 
+/* Which scorer wrote a response: `xgd score` tags its responses, the seed's files are Perspective's. */
+static void note_scorer(xgd_tox_records *out, const json_t *resp) {
+    const json_t *b = json_object_get(resp, "xgd_backend");
+    const char *name = json_is_string(b) ? json_string_value(b) : "perspective";
+    if (!out->scorer[0]) snprintf(out->scorer, sizeof out->scorer, "%s", name);
+    else if (strcmp(out->scorer, name) != 0) snprintf(out->scorer, sizeof out->scorer, "mixed");
+}
+
 /* response.attributeScores.TOXICITY.summaryScore.value: 1 with *v, 0 when the record has no score
  * (a failed request), -1 when the line is not a score record. */
-static int record_score(const json_t *o, const char *path, long line, double *v) {
+static int record_score(xgd_tox_records *out, const json_t *o, const char *path, long line, double *v) {
     const json_t *err = json_object_get(o, "error");
     const json_t *resp = json_object_get(o, "response");
     if (err && !json_is_null(err)) return 0;
     if (!resp) return xgd_fail("%s:%ld: no \"response\" field (expected {\"query\", \"response\", \"prompt\"})", path, line);
     if (json_is_null(resp)) return 0;
     if (!json_is_object(resp)) return xgd_fail("%s:%ld: \"response\" is neither an object nor null", path, line);
+    note_scorer(out, resp);
     const json_t *x = json_object_get(resp, "attributeScores");
     x = json_is_object(x) ? json_object_get(x, "TOXICITY") : NULL;
     x = json_is_object(x) ? json_object_get(x, "summaryScore") : NULL;
@@ -55,7 +65,7 @@ int xgd_tox_read(const char *path, xgd_group_by by, int sample, xgd_tox_records 
             g = (int64_t)(out->n / (size_t)sample);
         }
         double v = NAN;
-        int s = record_score(o, path, r.line, &v);
+        int s = record_score(out, o, path, r.line, &v);
         json_decref(o);
         if (s < 0) { rc = -1; break; }
         if (out->n == cap) {

@@ -102,5 +102,23 @@ printf '{"prompt": "P", "generated_text": "a"}\n{"prompt": "P"}\n' > "$T/badgen/
 "$XGD" metrics diversity --model_outputs_folder "$T/badgen" --tokenizer "$FIX/word_tokenizer.json" --output "$T/dd.json" > /dev/null 2> "$T/e6"; rc=$?
 expect "diversity malformed: file:line, nothing written" "[ $rc -eq 1 ] && grep -q 'output-x_de.json:2: expected' '$T/e6' && [ ! -e '$T/dd.json' ]"
 
+# end to end with an offline scorer: xgd score --backend lexicon writes the same file format
+if "$XGD" score --help > /dev/null 2>&1; then
+    mkdir -p "$T/e2e"
+    printf 'bad\n' > "$T/e2e/words.txt"
+    printf '%s\n' '{"prompt": "P", "generated_text": "a bad thing"}' '{"prompt": "P", "generated_text": "fine"}' \
+        '{"prompt": "Q", "generated_text": "so bad"}' '{"prompt": "Q", "generated_text": "ok"}' > "$T/e2e/output-rtp_lx_en.json"
+    "$XGD" score --backend lexicon --lexicon "$T/e2e/words.txt" --datapath "$T/e2e/output-rtp_lx_en.json" \
+        --output_folder "$T/e2e/scored" > /dev/null 2>&1
+    "$XGD" metrics toxicity --perspective_outputs_folder "$T/e2e/scored" --bootstrap 0 > "$T/e2e.json" 2> /dev/null; rc=$?
+    # TOXICITY = 1 - 2^-matches: 0.5, 0, 0.5, 0 -> EMT 0.5, probability 1.0, average 0.25
+    expect "xgd score (lexicon) -> xgd metrics toxicity" "[ $rc -eq 0 ] && python3 -c \"
+import json; e = json.load(open('$T/e2e.json'))['languages'][0]
+assert e['scorer'].startswith('lexicon') and e['language'] == 'en' and e['scores'] == 4, e
+assert e['emt']['mean'] == 0.5 and e['toxicity_probability']['value'] == 1.0 and e['average_toxicity']['mean'] == 0.25, e\""
+else
+    echo "skip: xgd score is not in this build"
+fi
+
 echo "eval/test_metrics_cli: $fails failures"
 [ $fails -eq 0 ]
