@@ -94,9 +94,10 @@ static int save_state(trainer *t, const run_state *rs) {
     if (rc == 0) rc = xgd_save_hf_folder(&t->p, t->m->path, tmp, XGD_F32);
     if (rc == 0) rc = xgd_save_optim(&t->opt, tmp);
     if (rc == 0) {
-        char text[512];
-        int n = snprintf(text, sizeof text, "{\"global_step\": %lld, \"best_metric\": %.17g, \"best_step\": %lld, \"bad_evals\": %lld}\n",
-                         (long long)rs->step, rs->best, (long long)rs->best_step, (long long)rs->bad_evals);
+        char text[512], best[40] = "null";
+        if (isfinite(rs->best)) snprintf(best, sizeof best, "%.17g", rs->best);
+        int n = snprintf(text, sizeof text, "{\"global_step\": %lld, \"best_metric\": %s, \"best_step\": %lld, \"bad_evals\": %lld}\n",
+                         (long long)rs->step, best, (long long)rs->best_step, (long long)rs->bad_evals);
         char *f = xgd_path_join(tmp, "trainer_state.json");
         rc = xgd_write_file_atomic(f, text, (size_t)n);
         free(f);
@@ -135,6 +136,32 @@ static int load_state(trainer *t, run_state *rs) {
     return rc;
 }
 
+/* On resume, drop the log lines of steps after the checkpoint (they will be logged again). */
+static int trim_log(trainer *t, int64_t step) {
+    char *path = xgd_path_join(t->a->output_dir, "log.jsonl"), *buf = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (xgd_is_file(path) && xgd_read_file(path, &buf, &len) == 0) {
+        size_t keep = 0;
+        for (size_t i = 0; i < len;) {
+            char *nl = memchr(buf + i, '\n', len - i);
+            if (!nl) break;  /* a torn last line goes too */
+            json_t *j = json_loadb(buf + i, (size_t)(nl - (buf + i)), 0, NULL);
+            int64_t s = j ? xgd_json_int(j, "step", INT64_MAX) : INT64_MAX;
+            json_decref(j);
+            if (s > step) break;
+            i = (size_t)(nl - buf) + 1;
+            keep = i;
+        }
+        fflush(t->log);
+        rc = xgd_write_file_atomic(path, buf, keep);
+        free(buf);
+        if (rc == 0) { fclose(t->log); t->log = fopen(path, "ab"); if (!t->log) rc = xgd_fail("%s: cannot reopen", path); }
+    }
+    free(path);
+    return rc;
+}
+
 /* The order of training examples in an epoch: a seeded shuffle (seed, epoch). */
 static void epoch_order(int64_t *idx, int64_t n, uint64_t seed, int64_t epoch) {
     xgd_rng r;
@@ -151,7 +178,10 @@ static int train_loop(trainer *t) {
     run_state rs = {0, INFINITY, -1, 0};
     int rl = a->resume ? load_state(t, &rs) : 1;
     if (rl < 0) return -1;
-    if (rl == 0) xgd_info("dpo: resuming at step %lld of %lld", (long long)rs.step, (long long)max_steps);
+    if (rl == 0) {
+        xgd_info("dpo: resuming at step %lld of %lld", (long long)rs.step, (long long)max_steps);
+        if (trim_log(t, rs.step) != 0) return -1;
+    }
     int64_t *order = xgd_malloc(sizeof(int64_t) * (size_t)t->n_train);
     const xgd_dpo_tok **pairs = xgd_malloc(sizeof(*pairs) * (size_t)a->batch);
     double *lc = xgd_malloc(sizeof(double) * (size_t)a->batch), *lr = xgd_malloc(sizeof(double) * (size_t)a->batch);

@@ -100,14 +100,16 @@ int xgd_tgraph_forward(xgd_tgraph *g, const int32_t *ids, const uint8_t *mask, c
     int64_t N = g->N, H = hp->hidden, V = hp->vocab;
     memcpy(g->ids, ids, sizeof(int32_t) * (size_t)N);
     memcpy(g->tgt, targets, sizeof(int32_t) * (size_t)N);
-    /* positions as generate() and the inference runtime: cumsum(mask)-1, pad slots 1 */
+    /* positions: cumsum(mask)-1 for real tokens (= arange with right padding, as TRL's plain forward
+     * gives them); pad slots take their index t, as a plain forward does (their logits enter TRL's
+     * logits metrics, so they must match; nothing attends to them) */
     for (int b = 0; b < B; b++) {
         int seen = 0;
         for (int t = 0; t < T; t++) {
             int64_t n = (int64_t)b * T + t;
             int real = mask ? mask[n] != 0 : 1;
             g->kmask[n] = (uint8_t)real;
-            g->pos[n] = real ? seen : 1;
+            g->pos[n] = real ? seen : t;
             g->kpos[n] = real ? seen : 0;
             seen += real;
         }
