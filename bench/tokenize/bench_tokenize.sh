@@ -8,6 +8,8 @@
 # memory, the load separately (bench_js.mjs). xgd is timed from outside: encode time = wall time
 # of a run over all texts minus wall time of a load-only run (an empty JSONL); both are the best
 # of BENCH_RUNS (default 3). The xgd time therefore still includes JSONL parsing and id printing.
+# Both wall and CPU time (JS: process.cpuUsage; xgd: the child's rusage) are shown: on a shared,
+# loaded machine the CPU-time ratio is the steadier one.
 #   usage: bench/tokenize/bench_tokenize.sh   (XGD=path/to/xgd, default build/xgd)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
