@@ -4,7 +4,7 @@
 // tokenizers.js is written for the browser and differs from the Rust `tokenizers` crate (the
 // reference that transformers uses) in a few documented places. Where such a difference would
 // make the oracle disagree with Rust on inputs the tests use, it is corrected below, each fix
-// stating the Rust behaviour it restores (see FIXES). Components the oracle cannot reproduce
+// stating the Rust behaviour it restores (fixes 1-7 below). Components the oracle cannot reproduce
 // faithfully (the Precompiled charsmap, which tokenizers.js ignores) are refused, not guessed.
 import fs from "node:fs";
 import path from "node:path";
@@ -124,8 +124,6 @@ LowercaseNormalizer.prototype.normalize = function (text) { return lower_per_cha
   const re = new RegExp(`[^\\p{White_Space}${P}]+|[${P}]`, "gu");
   BertPreTokenizer.prototype.pre_tokenize_text = (text) => text.match(re) || [];
 }
-
-export const FIXES = 7;
 
 // ---------------------------------------------------------------------------------------------
 // Loading.
