@@ -73,7 +73,7 @@ static const opt_spec g_tox_opts[] = {
     {"threshold", OPT_FLOAT, &t_threshold, "P", "a prompt is toxic when a score is >= P (default 0.5)"},
     {"bootstrap", OPT_INT, &t_bootstrap, "B", "bootstrap resamples of the prompts for 95% percentile intervals (default 1000; 0: none)"},
     {"seed", OPT_INT, &t_seed, "S", "bootstrap seed (default 0): the same seed gives the same intervals"},
-    {"output", OPT_STR, &t_output, "FILE", "write the JSON here (atomically) instead of stdout"},
+    {"output", OPT_STR, &t_output, "FILE", "write the JSON here (atomically) instead of stdout; not inside the input folder, whose *.json are all read"},
     {"table", OPT_FLAG, &t_table, NULL, "print the table on stdout (the JSON then only goes to --output)"},
     {0},
 };
@@ -243,7 +243,7 @@ static const opt_spec g_div_opts[] = {
      "index: consecutive chunks of --sample lines (the seed, default); prompt: by the exact prompt string"},
     {"standard", OPT_FLAG, &d_standard, NULL,
      "standard distinct-n: distinct id n-grams / total n-grams (no special tokens), instead of the seed's"},
-    {"output", OPT_STR, &d_output, "FILE", "write the JSON here (atomically) instead of stdout"},
+    {"output", OPT_STR, &d_output, "FILE", "write the JSON here (atomically) instead of stdout; not inside the input folder, whose *.json are all read"},
     {"table", OPT_FLAG, &d_table, NULL, "print the table on stdout (the JSON then only goes to --output)"},
     {0},
 };

@@ -361,6 +361,25 @@ def test_diversity():
     out = xgd_json(["diversity", "--model_outputs_folder", d, "--tokenizer", tok, "--standard"])
     compare_diversity(out, d, lambda gens: standard_dist(gens, ids), "index")
 
+    # The default tokenizer: google/mt5-xl from the Hugging Face cache. A stand-in snapshot holds the
+    # synthetic model as spiece.model (mT5's repository ships spiece.model, read as T5's converter does).
+    snap = os.path.join(TMP, "hub", "models--google--mt5-xl", "snapshots", "0123abcd")
+    os.makedirs(snap, exist_ok=True)
+    os.makedirs(os.path.join(TMP, "hub", "models--google--mt5-xl", "refs"), exist_ok=True)
+    with open(os.path.join(TMP, "hub", "models--google--mt5-xl", "refs", "main"), "w") as f:
+        f.write("0123abcd")
+    with open(os.path.join(SYN, "unigram.model"), "rb") as src, open(os.path.join(snap, "spiece.model"), "wb") as dst:
+        dst.write(src.read())
+    with open(os.path.join(snap, "tokenizer_config.json"), "w") as f:
+        json.dump({"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>", "extra_ids": 0}, f)
+    env = dict(os.environ, HF_HUB_CACHE=os.path.join(TMP, "hub"))
+    p = subprocess.run([XGD, "metrics", "diversity", "--model_outputs_folder", d], capture_output=True, text=True, env=env)
+    check(p.returncode == 0, "diversity with the cached default tokenizer: " + p.stderr)
+    if p.returncode == 0:
+        out = json.loads(p.stdout)
+        check(out["tokenizer"] == "google/mt5-xl", "default tokenizer named")
+        compare_diversity(out, d, seed, "index")
+
 
 def main():
     if not os.path.exists(XGD):
