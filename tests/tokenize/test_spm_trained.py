@@ -56,6 +56,58 @@ def run_xgd(model, texts):
         sys.exit(1)
     return [json.loads(l) for l in out.stdout.split("\n") if l]
 
+def charsmap_of(model_path):
+    """normalizer_spec.precompiled_charsmap (ModelProto field 3, its field 2), read by hand."""
+    def varint(b, i):
+        v = s = 0
+        while True:
+            c = b[i]; i += 1; v |= (c & 0x7F) << s; s += 7
+            if c < 0x80:
+                return v, i
+    def fields(b):
+        i = 0
+        while i < len(b):
+            key, i = varint(b, i)
+            wt = key & 7
+            if wt == 0:
+                v, i = varint(b, i)
+            elif wt == 1:
+                v, i = b[i:i + 8], i + 8
+            elif wt == 5:
+                v, i = b[i:i + 4], i + 4
+            else:
+                n, i = varint(b, i)
+                v, i = b[i:i + n], i + n
+            yield key >> 3, v
+    data = open(model_path, "rb").read()
+    for f, v in fields(data):
+        if f == 3:
+            for g, w in fields(v):
+                if g == 2:
+                    return w
+    return b""
+
+def write_t5_json(sp, model_path, out):
+    """The tokenizer.json that transformers' T5Converter writes for this model (no extra ids)."""
+    import base64
+    vocab = [[sp.id_to_piece(i), sp.get_score(i)] for i in range(sp.get_piece_size())]
+    tok = {"version": "1.0", "truncation": None, "padding": None,
+           "added_tokens": [{"id": i, "content": sp.id_to_piece(i), "single_word": False, "lstrip": False,
+                             "rstrip": False, "normalized": False, "special": True}
+                            for i in range(sp.get_piece_size()) if sp.is_control(i) or sp.is_unknown(i)],
+           "normalizer": {"type": "Sequence", "normalizers": [
+               {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap_of(model_path)).decode()},
+               {"type": "Strip", "strip_left": False, "strip_right": True},
+               {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]},
+           "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+           "post_processor": {"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}},
+                              {"SpecialToken": {"id": "</s>", "type_id": 0}}], "pair": [],
+                              "special_tokens": {"</s>": {"id": "</s>", "ids": [sp.eos_id()], "tokens": ["</s>"]}}},
+           "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
+           "model": {"type": "Unigram", "unk_id": sp.unk_id(), "vocab": vocab, "byte_fallback": False}}
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump(tok, f, ensure_ascii=False)
+
 fails = 0
 for kind, extra in [("unigram", dict(normalization_rule_name="nmt_nfkc")),
                     ("bpe", dict(byte_fallback=True, normalization_rule_name="identity",
@@ -76,4 +128,11 @@ for kind, extra in [("unigram", dict(normalization_rule_name="nmt_nfkc")),
     limit = len(test) // 100 if kind == "unigram" else 0
     print(f"{kind}: {len(test)} prompts, {bad} mismatches (allowed {limit})")
     fails += bad > limit
+    if kind == "unigram":
+        # The same model as a tokenizer.json (Precompiled charsmap in base64): identical ids.
+        write_t5_json(sp, prefix + ".model", prefix + ".json")
+        got_json = run_xgd(prefix + ".json", test)
+        same = sum(a == b for a, b in zip(got, got_json))
+        print(f"unigram tokenizer.json: {same} of {len(test)} identical to the .model path")
+        fails += same != len(test)
 sys.exit(1 if fails else 0)
