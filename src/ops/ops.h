@@ -52,10 +52,12 @@ void xgd_embedding_backward(float *dE, const float *dout, const int32_t *ids, in
  * NULL (Cohere has no bias). mean and rstd (N) are saved for backward (may be NULL in inference). */
 void xgd_layernorm(float *y, float *mean, float *rstd, const float *x, const float *w, const float *b,
                    int64_t N, int64_t C, float eps);
+/* Backward needs the mean and rstd saved by the forward pass (non-NULL). */
 void xgd_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
                             const float *w, const float *mean, const float *rstd, int64_t N, int64_t C);
 /* RMSNorm (Llama, T5): y = w * x / sqrt(mean(x²)+eps). rstd (N) saved for backward (may be NULL). */
 void xgd_rmsnorm(float *y, float *rstd, const float *x, const float *w, int64_t N, int64_t C, float eps);
+/* Backward needs rstd saved by the forward pass (non-NULL). w may be NULL (weight 1). */
 void xgd_rmsnorm_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                           const float *rstd, int64_t N, int64_t C);
 
@@ -89,7 +91,8 @@ void xgd_softmax_rows(float *x, int64_t N, int64_t C);
  * Rows whose target is < 0 (e.g. -100) get lp = 0 and are skipped. Also returns the row's
  * logsumexp in lse (N) if lse is non-NULL (backward needs it). */
 void xgd_logprob_gather(float *lp, float *lse, const float *logits, const int32_t *tgt, int64_t N, int64_t V);
-/* dlogits[n,:] += dlp[n] * (onehot(tgt) - softmax(logits[n,:])), skipping rows with tgt < 0. */
+/* dlogits[n,:] += dlp[n] * (onehot(tgt) - softmax(logits[n,:])), skipping rows with tgt < 0.
+ * lse may be NULL (recomputed). */
 void xgd_logprob_gather_backward(float *dlogits, const float *dlp, const float *logits, const float *lse,
                                  const int32_t *tgt, int64_t N, int64_t V);
 
@@ -142,7 +145,9 @@ typedef struct {
 /* probs (B, nH, Tq, Tk) is written when non-NULL (backward needs it). */
 void xgd_attention(float *out, float *probs, const float *q, const float *k, const float *v, const xgd_attn *a);
 /* Gradients of q, k, v (same layouts as forward; dk/dv use the same kv_bstride), and of
- * pos_bias (nH, Tq, Tk) when dpos_bias is non-NULL. Needs probs from the forward pass. */
+ * pos_bias (nH, Tq, Tk, summed over the batch) when dpos_bias is non-NULL. Needs probs from the
+ * forward pass. Masked scores are constants (as torch.where/masked_fill): no gradient reaches q, k
+ * or pos_bias through them; a fully masked (uniform) row still sends gradient to v. */
 void xgd_attention_backward(float *dq, float *dk, float *dv, float *dpos_bias, const float *dout,
                             const float *probs, const float *q, const float *k, const float *v, const xgd_attn *a);
 
