@@ -47,6 +47,10 @@ typedef struct {
 } xgd_tensor_spec;
 enum { INIT_NORMAL = 0, INIT_NORM_WEIGHT, INIT_BIAS };
 
+/* LoRA adapters that can wrap a block's linear layers (model/lora.h); NULL when none. */
+enum { XGD_LORA_Q, XGD_LORA_K, XGD_LORA_V, XGD_LORA_O, XGD_LORA_QKV, XGD_LORA_UP, XGD_LORA_GATE, XGD_LORA_DOWN, XGD_LORA_SLOTS };
+struct xgd_lora;
+
 /* Weights of one block. Unused slots stay zero/NULL. Matrices have logical shape (out, in). */
 typedef struct {
     float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
@@ -55,12 +59,14 @@ typedef struct {
     float *q_norm, *k_norm;                   /* Cohere qk-norm weights (nH,hd) / (nKV,hd) */
     xgd_wmat up, gate, down;                  /* plain MLP: act(up)·down; gated: act(gate)*up ·down */
     float *up_b, *gate_b, *down_b;
+    struct xgd_lora *lora[XGD_LORA_SLOTS];    /* adapters on q, k, v, o, qkv, up, gate, down */
 } xgd_layer;
 
 typedef struct {
     xgd_wmat embed, pos_embed, lm_head;
     float *embed_ln_w, *embed_ln_b;           /* BLOOM word_embeddings_layernorm */
     float *final_w, *final_b;
+    struct xgd_lora *lora_embed, *lora_head;  /* adapters on the input embedding and the output head */
 } xgd_globals;
 
 typedef enum { NORM_LAYERNORM, NORM_RMSNORM } xgd_norm_kind;

@@ -1,6 +1,7 @@
 /* The one decoder runtime. Every family runs through this code; the description (family.h)
  * picks the norm, the QKV layout, the position scheme, the MLP kind and the residual wiring. */
 #include "model/block.h"
+#include "model/lora.h"
 #include "base/err.h"
 #include <math.h>
 #include <stdlib.h>
@@ -89,11 +90,11 @@ static void attention(const xgd_model *m, int l, xgd_block_acts *a, const xgd_bl
     /* with qk-norm, training keeps the raw projections in q_raw/k_raw; inference normalises in place */
     float *q = hp->qk_norm && a->q_raw ? a->q_raw : a->q, *k = hp->qk_norm && a->k_raw ? a->k_raw : a->k;
     if (m->fam->qkv == QKV_SEPARATE) {
-        xgd_linear(q, a->h, N, &L->q, L->q_b);
-        xgd_linear(k, a->h, N, &L->k, L->k_b);
-        xgd_linear(a->v, a->h, N, &L->v, L->v_b);
+        xgd_lin(q, a->h, N, &L->q, L->q_b, L->lora[XGD_LORA_Q]);
+        xgd_lin(k, a->h, N, &L->k, L->k_b, L->lora[XGD_LORA_K]);
+        xgd_lin(a->v, a->h, N, &L->v, L->v_b, L->lora[XGD_LORA_V]);
     } else {
-        xgd_linear(a->qkv, a->h, N, &L->qkv, L->qkv_b);
+        xgd_lin(a->qkv, a->h, N, &L->qkv, L->qkv_b, L->lora[XGD_LORA_QKV]);
         split_qkv(m->fam->qkv, a->qkv, q, k, a->v, N, nH, hd);
     }
     if (hp->qk_norm) {
@@ -119,7 +120,7 @@ static void attention(const xgd_model *m, int l, xgd_block_acts *a, const xgd_bl
         .alibi = m->fam->pos == POS_ALIBI ? m->alibi : NULL, .key_pos = io->kpos, .pos_bias = NULL,
     };
     xgd_attention(a->att, a->probs, a->q, io->kc, io->vc, &at);
-    xgd_linear(a->ao, a->att, N, &L->o, L->o_b);
+    xgd_lin(a->ao, a->att, N, &L->o, L->o_b, L->lora[XGD_LORA_O]);
 }
 
 /* MLP of one layer: in (N,H) -> a->mo (N,H), with the neuron hooks. */
@@ -127,17 +128,17 @@ static void mlp(const xgd_model *m, int l, xgd_block_acts *a, const float *in, c
     const xgd_layer *L = &m->layers[l];
     int64_t N = (int64_t)io->B * io->T, F = m->hp.inter;
     if (m->fam->gated_mlp) {
-        xgd_linear(a->pre, in, N, &L->gate, L->gate_b);
-        xgd_linear(a->up, in, N, &L->up, L->up_b);
+        xgd_lin(a->pre, in, N, &L->gate, L->gate_b, L->lora[XGD_LORA_GATE]);
+        xgd_lin(a->up, in, N, &L->up, L->up_b, L->lora[XGD_LORA_UP]);
         fire(io, XGD_HOOK_MLP_PRE, l, a->pre, (int)F);
         xgd_gated(m->hp.act, a->post, a->pre, a->up, N * F);
     } else {
-        xgd_linear(a->pre, in, N, &L->up, L->up_b);
+        xgd_lin(a->pre, in, N, &L->up, L->up_b, L->lora[XGD_LORA_UP]);
         fire(io, XGD_HOOK_MLP_PRE, l, a->pre, (int)F);
         xgd_act(m->hp.act, a->post, a->pre, N * F);
     }
     fire(io, XGD_HOOK_MLP_POST, l, a->post, (int)F);
-    xgd_linear(a->mo, a->post, N, &L->down, L->down_b);
+    xgd_lin(a->mo, a->post, N, &L->down, L->down_b, L->lora[XGD_LORA_DOWN]);
 }
 
 /* One block: the residual wiring differs per family. */
@@ -170,6 +171,7 @@ int xgd_model_embed(const xgd_model *m, float *x, float *tmp, const int32_t *ids
         if (ids[n] < 0 || ids[n] >= hp->vocab)
             return xgd_fail("token id %d at position %lld is outside the vocabulary [0, %d)", ids[n], (long long)n, hp->vocab);
     xgd_embedding(x, ids, N, &m->g.embed);
+    if (m->g.lora_embed) xgd_lora_embed(x, ids, N, m->g.lora_embed);
     if (m->fam->pos == POS_LEARNED) {
         for (int64_t n = 0; n < N; n++)
             if (pos[n] < 0 || pos[n] >= hp->max_pos)
@@ -198,7 +200,7 @@ static void head(const xgd_state *s, acts *a, const xgd_fwd *f, const xgd_block_
         rows = last;
         M = s->B;
     }
-    xgd_linear(f->logits, rows, M, xgd_model_head(m), NULL);
+    xgd_lin(f->logits, rows, M, xgd_model_head(m), NULL, m->g.lora_head);
     if (m->hp.logit_scale != 1.0f) xgd_scale(f->logits, m->hp.logit_scale, M * V);
     xgd_block_io lio = *io;
     lio.T = f->all_logits ? f->T : 1;

@@ -307,7 +307,7 @@ int xgd_dpo_train(const xgd_dpo_args *a) {
     if (rc == 0) {
         xgd_params_init(&t.p, t.m);
         int bmax = a->batch > a->eval_batch ? a->batch : a->eval_batch;
-        t.g = xgd_tgraph_new(&t.p, 2 * bmax, a->max_length);
+        t.g = xgd_tgraph_new(t.m, &t.p, 2 * bmax, a->max_length);
         /* parameter groups: weight decay on matrices, none on biases and norm weights */
         t.segs = xgd_malloc(sizeof(xgd_pseg) * (size_t)t.p.n_info);
         for (int i = 0; i < t.p.n_info; i++)

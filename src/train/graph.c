@@ -1,6 +1,7 @@
 #include "train/graph.h"
 #include "base/err.h"
 #include "model/block.h"
+#include "model/lora.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,8 +9,10 @@
 #define HEAD_CHUNK 64   /* rows of logits held at once */
 
 struct xgd_tgraph {
-    xgd_params *p;
+    xgd_params *p;         /* NULL: base weights frozen */
     const xgd_model *m;
+    xgd_layer frozen;      /* all-NULL gradient views used when p is NULL */
+    xgd_globals frozen_g;
     int Bmax, Tmax, B, T;
     int64_t N;
     float *resid;          /* (L+1, N, H): input of each block; resid[L] = the last block's output */
@@ -22,11 +25,11 @@ struct xgd_tgraph {
     float *mem;            /* everything above, one allocation */
 };
 
-xgd_tgraph *xgd_tgraph_new(xgd_params *p, int B, int T) {
-    const xgd_hparams *hp = &p->m->hp;
+xgd_tgraph *xgd_tgraph_new(xgd_model *m, xgd_params *p, int B, int T) {
+    const xgd_hparams *hp = &m->hp;
     xgd_tgraph *g = xgd_calloc(1, sizeof *g);
     g->p = p;
-    g->m = p->m;
+    g->m = m;
     g->Bmax = B;
     g->Tmax = T;
     int64_t N = (int64_t)B * T, H = hp->hidden, F = hp->inter, V = hp->vocab;
@@ -82,7 +85,7 @@ static xgd_block_io block_io(const xgd_tgraph *g) {
 /* The head on rows [r0, r0+n): logits (n, V) = hf · headᵀ · logit_scale. */
 static void head_rows(const xgd_tgraph *g, int64_t r0, int64_t n) {
     const xgd_model *m = g->m;
-    xgd_linear(g->logits, g->hf + r0 * m->hp.hidden, n, xgd_model_head(m), NULL);
+    xgd_lin(g->logits, g->hf + r0 * m->hp.hidden, n, xgd_model_head(m), NULL, m->g.lora_head);
     if (m->hp.logit_scale != 1.0f) xgd_scale(g->logits, m->hp.logit_scale, n * m->hp.vocab);
 }
 
@@ -168,29 +171,33 @@ static void head_norm_backward(float *dx, float *dw, const float *dy, const floa
     for (int64_t n = 0; n < N; n++)
         for (int h = 0; h < nheads; h++) {
             int64_t r = n * nheads + h;
-            xgd_layernorm_backward(dx + r * hd, dw + (int64_t)h * hd, NULL, dy + r * hd, x + r * hd, w + (int64_t)h * hd,
+            xgd_layernorm_backward(dx + r * hd, dw ? dw + (int64_t)h * hd : NULL, NULL, dy + r * hd, x + r * hd, w + (int64_t)h * hd,
                                    mean + r, rstd + r, 1, hd);
         }
 }
 
 /* MLP backward: dmo (N,H) -> dh_in (N,H) accumulated, parameter grads into G. */
+/* Gradient views of layer l (all NULL when the base is frozen). */
+static xgd_layer *grads_of(const xgd_tgraph *g, int l) { return g->p ? &g->p->gl[l] : (xgd_layer *)&g->frozen; }
+static xgd_globals *grads_g(const xgd_tgraph *g) { return g->p ? &g->p->gg : (xgd_globals *)&g->frozen_g; }
+
 static void mlp_backward(const xgd_tgraph *g, int l, const float *in, float *dh_in) {
     const xgd_model *m = g->m;
     const xgd_layer *L = &m->layers[l];
-    xgd_layer *G = &g->p->gl[l];
+    xgd_layer *G = grads_of(g, l);
     const xgd_block_acts *a = &g->a;
     int64_t N = g->N, F = m->hp.inter;
     memset(g->dpost, 0, sizeof(float) * (size_t)(N * F));
-    xgd_linear_backward(g->dpost, (float *)G->down.data, G->down_b, g->dmo, a->post, N, &L->down);
+    xgd_lin_backward(g->dpost, (float *)G->down.data, G->down_b, g->dmo, a->post, N, &L->down, L->lora[XGD_LORA_DOWN]);
     memset(g->dpre, 0, sizeof(float) * (size_t)(N * F));
     if (m->fam->gated_mlp) {
         memset(g->dup, 0, sizeof(float) * (size_t)(N * F));
         xgd_gated_backward(m->hp.act, g->dpre, g->dup, g->dpost, a->pre, a->up, N * F);
-        xgd_linear_backward(dh_in, (float *)G->gate.data, G->gate_b, g->dpre, in, N, &L->gate);
-        xgd_linear_backward(dh_in, (float *)G->up.data, G->up_b, g->dup, in, N, &L->up);
+        xgd_lin_backward(dh_in, (float *)G->gate.data, G->gate_b, g->dpre, in, N, &L->gate, L->lora[XGD_LORA_GATE]);
+        xgd_lin_backward(dh_in, (float *)G->up.data, G->up_b, g->dup, in, N, &L->up, L->lora[XGD_LORA_UP]);
     } else {
         xgd_act_backward(m->hp.act, g->dpre, g->dpost, a->pre, N * F);
-        xgd_linear_backward(dh_in, (float *)G->up.data, G->up_b, g->dpre, in, N, &L->up);
+        xgd_lin_backward(dh_in, (float *)G->up.data, G->up_b, g->dpre, in, N, &L->up, L->lora[XGD_LORA_UP]);
     }
 }
 
@@ -199,11 +206,11 @@ static void attention_backward(const xgd_tgraph *g, int l, float *dh) {
     const xgd_model *m = g->m;
     const xgd_hparams *hp = &m->hp;
     const xgd_layer *L = &m->layers[l];
-    xgd_layer *G = &g->p->gl[l];
+    xgd_layer *G = grads_of(g, l);
     const xgd_block_acts *a = &g->a;
     int64_t N = g->N, QD = (int64_t)hp->n_head * hp->head_dim, KVD = (int64_t)hp->n_kv * hp->head_dim;
     memset(g->datt, 0, sizeof(float) * (size_t)(N * QD));
-    xgd_linear_backward(g->datt, (float *)G->o.data, G->o_b, g->dao, a->att, N, &L->o);
+    xgd_lin_backward(g->datt, (float *)G->o.data, G->o_b, g->dao, a->att, N, &L->o, L->lora[XGD_LORA_O]);
     memset(g->dq, 0, sizeof(float) * (size_t)(N * QD));
     memset(g->dk, 0, sizeof(float) * (size_t)(N * KVD));
     memset(g->dv, 0, sizeof(float) * (size_t)(N * KVD));
@@ -228,12 +235,12 @@ static void attention_backward(const xgd_tgraph *g, int l, float *dh) {
         dk = g->dkr;
     }
     if (m->fam->qkv == QKV_SEPARATE) {
-        xgd_linear_backward(dh, (float *)G->q.data, G->q_b, dq, a->h, N, &L->q);
-        xgd_linear_backward(dh, (float *)G->k.data, G->k_b, dk, a->h, N, &L->k);
-        xgd_linear_backward(dh, (float *)G->v.data, G->v_b, g->dv, a->h, N, &L->v);
+        xgd_lin_backward(dh, (float *)G->q.data, G->q_b, dq, a->h, N, &L->q, L->lora[XGD_LORA_Q]);
+        xgd_lin_backward(dh, (float *)G->k.data, G->k_b, dk, a->h, N, &L->k, L->lora[XGD_LORA_K]);
+        xgd_lin_backward(dh, (float *)G->v.data, G->v_b, g->dv, a->h, N, &L->v, L->lora[XGD_LORA_V]);
     } else {
         merge_qkv(m->fam->qkv, g->dqkv, dq, dk, g->dv, N, hp->n_head, hp->head_dim);
-        xgd_linear_backward(dh, (float *)G->qkv.data, G->qkv_b, g->dqkv, a->h, N, &L->qkv);
+        xgd_lin_backward(dh, (float *)G->qkv.data, G->qkv_b, g->dqkv, a->h, N, &L->qkv, L->lora[XGD_LORA_QKV]);
     }
 }
 
@@ -242,7 +249,7 @@ static void attention_backward(const xgd_tgraph *g, int l, float *dh) {
 static void block_backward(xgd_tgraph *g, int l) {
     const xgd_model *m = g->m;
     const xgd_layer *L = &m->layers[l];
-    xgd_layer *G = &g->p->gl[l];
+    xgd_layer *G = grads_of(g, l);
     int64_t N = g->N, H = m->hp.hidden;
     size_t NH = sizeof(float) * (size_t)(N * H);
     const float *x = g->resid + (int64_t)l * N * H;
@@ -278,7 +285,7 @@ static void block_backward(xgd_tgraph *g, int l) {
 /* Embedding backward: token (and learned position) rows, through BLOOM's embedding norm. */
 static void embed_backward(xgd_tgraph *g) {
     const xgd_model *m = g->m;
-    xgd_params *p = g->p;
+    xgd_globals *gg = grads_g(g);
     int64_t N = g->N, H = m->hp.hidden;
     float *dx = g->dx;
     if (m->fam->has_embed_norm) {
@@ -287,33 +294,34 @@ static void embed_backward(xgd_tgraph *g) {
         xgd_embedding(raw, g->ids, N, &m->g.embed);
         xgd_layernorm(g->dh2, mean, rstd, raw, m->g.embed_ln_w, m->g.embed_ln_b, N, H, m->hp.norm_eps);
         memset(dn, 0, sizeof(float) * (size_t)(N * H));
-        xgd_layernorm_backward(dn, p->gg.embed_ln_w, p->gg.embed_ln_b, dx, raw, m->g.embed_ln_w, mean, rstd, N, H);
+        xgd_layernorm_backward(dn, gg->embed_ln_w, gg->embed_ln_b, dx, raw, m->g.embed_ln_w, mean, rstd, N, H);
         dx = dn;
     }
-    xgd_embedding_backward((float *)p->gg.embed.data, dx, g->ids, N, H);
-    if (m->fam->pos == POS_LEARNED) xgd_embedding_backward((float *)p->gg.pos_embed.data, dx, g->pos, N, H);
+    if (gg->embed.data) xgd_embedding_backward((float *)gg->embed.data, dx, g->ids, N, H);
+    if (m->g.lora_embed) xgd_lora_embed_backward(dx, g->ids, N, m->g.lora_embed);
+    if (m->fam->pos == POS_LEARNED && gg->pos_embed.data) xgd_embedding_backward((float *)gg->pos_embed.data, dx, g->pos, N, H);
 }
 
 int xgd_tgraph_backward(xgd_tgraph *g, const float *dlogp) {
     const xgd_model *m = g->m;
     const xgd_hparams *hp = &m->hp;
-    xgd_params *p = g->p;
+    xgd_globals *gg = grads_g(g);
     int64_t N = g->N, H = hp->hidden, V = hp->vocab;
     /* head, chunk by chunk: d(hf) and d(head weight) */
     memset(g->dh, 0, sizeof(float) * (size_t)(N * H));
     const xgd_wmat *W = xgd_model_head(m);
-    float *dW = (float *)(hp->tied ? p->gg.embed.data : p->gg.lm_head.data);
+    float *dW = (float *)(hp->tied ? gg->embed.data : gg->lm_head.data);
     for (int64_t r0 = 0; r0 < N; r0 += HEAD_CHUNK) {
         int64_t n = N - r0 < HEAD_CHUNK ? N - r0 : HEAD_CHUNK;
         head_rows(g, r0, n);
         memset(g->dlogits, 0, sizeof(float) * (size_t)(n * V));
         xgd_logprob_gather_backward(g->dlogits, dlogp + r0, g->logits, g->lse + r0, g->tgt + r0, n, V);
         if (hp->logit_scale != 1.0f) xgd_scale(g->dlogits, hp->logit_scale, n * V);
-        xgd_linear_backward(g->dh + r0 * H, dW, NULL, g->dlogits, g->hf + r0 * H, n, W);
+        xgd_lin_backward(g->dh + r0 * H, dW, NULL, g->dlogits, g->hf + r0 * H, n, W, m->g.lora_head);
     }
     /* final norm */
     memset(g->dx, 0, sizeof(float) * (size_t)(N * H));
-    norm_backward(m, g->dx, p->gg.final_w, p->gg.final_b, g->dh, g->resid + (int64_t)hp->n_layer * N * H,
+    norm_backward(m, g->dx, gg->final_w, gg->final_b, g->dh, g->resid + (int64_t)hp->n_layer * N * H,
                   m->g.final_w, g->fmean, g->frstd, N);
     for (int l = hp->n_layer - 1; l >= 0; l--) block_backward(g, l);
     embed_backward(g);

@@ -12,8 +12,10 @@
 
 typedef struct xgd_tgraph xgd_tgraph;
 
-/* A graph for batches of up to B sequences of up to T tokens. */
-xgd_tgraph *xgd_tgraph_new(xgd_params *p, int B, int T);
+/* A graph for batches of up to B sequences of up to T tokens of model m. p: the trainable
+ * parameters (full fine-tuning) whose gradients accumulate in p->grad, or NULL when the base
+ * weights are frozen (LoRA: only the attached adapters' dA/dB receive gradients). */
+xgd_tgraph *xgd_tgraph_new(xgd_model *m, xgd_params *p, int B, int T);
 void xgd_tgraph_free(xgd_tgraph *g);
 
 /* The model the graph trains. */

@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     xgd_params rp, pp;
     xgd_params_init(&rp, rm);
     xgd_params_init(&pp, pm);
-    xgd_tgraph *rg = xgd_tgraph_new(&rp, 2 * B, b.L), *pg = xgd_tgraph_new(&pp, 2 * B, b.L);
+    xgd_tgraph *rg = xgd_tgraph_new(rm, &rp, 2 * B, b.L), *pg = xgd_tgraph_new(pm, &pp, 2 * B, b.L);
     xgd_dpo_metrics m;
     if (xgd_dpo_logps(rg, &b, &cfg, rc, rr, NULL, NULL) || xgd_dpo_logps(pg, &b, &cfg, lc, lr, &lgc, &lgr)) {
         fprintf(stderr, "dpo_dump: %s\n", xgd_errmsg());

@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
             tgt[n] = t + 1 < T && mask[b][t] ? ids[b][t + 1] : -100;
             w[n] = 0.5f + 0.25f * (float)(n % 5);   /* distinct weights so every position matters */
         }
-    xgd_tgraph *g = xgd_tgraph_new(&p, B, T);
+    xgd_tgraph *g = xgd_tgraph_new(m, &p, B, T);
     if (xgd_tgraph_forward(g, flat, fm, tgt, B, T, logp, NULL) != 0 || xgd_tgraph_backward(g, w) != 0) {
         fprintf(stderr, "grad_dump: %s\n", xgd_errmsg());
         return 1;
