@@ -14,7 +14,7 @@ static int load_vocab(tk_model *m, const char *path) {
     if (!json_is_object(v)) { json_decref(v); return xgd_fail("%s: expected an object {token: id}", path); }
     const char *k; json_t *val;
     json_object_foreach(v, k, val) {
-        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > 0x7FFFFFF) {
+        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= TK_MAX_ID) {
             int r = xgd_fail("%s: token '%s' has a bad id", path, k);
             json_decref(v);
             return r;

@@ -259,7 +259,7 @@ static int vocab_from_object(tk_model *m, json_t *v) {
     if (!json_is_object(v)) return xgd_fail("model: 'vocab' must be an object {token: id}");
     const char *k; json_t *val;
     json_object_foreach(v, k, val) {
-        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) > 0x7FFFFFF)
+        if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= TK_MAX_ID)
             return xgd_fail("model vocab: token '%s' has a bad id", k);
         tk_model_set_token(m, (int32_t)json_integer_value(val), k, strlen(k));
     }
@@ -359,7 +359,7 @@ static int load(xgd_tokenizer *t, json_t *root) {
         json_t *a = json_array_get(added, k);
         const char *content = jstr(a, "content", NULL);
         json_t *id = json_object_get(a, "id");
-        if (!content || !json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > 0x7FFFFFF)
+        if (!content || !json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) >= TK_MAX_ID)
             return xgd_fail("added_tokens[%zu]: needs 'content' and a valid 'id'", k);
         tk_added_add(&t->added, (int32_t)json_integer_value(id), content, jbool(a, "single_word", 0),
                      jbool(a, "lstrip", 0), jbool(a, "rstrip", 0), jbool(a, "normalized", 1), jbool(a, "special", 0));

@@ -9,6 +9,10 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+/* Token ids are below this (16M: real vocabularies have at most a few 100k; the bound keeps a
+ * corrupt file from asking for gigabytes). */
+#define TK_MAX_ID (1 << 24)
+
 /* ---- hash maps ---------------------------------------------------------------------------- */
 /* String -> int32 (open addressing; keys are copied). */
 typedef struct { char **keys; uint32_t *klen; int32_t *vals; size_t cap, n; } tk_strmap;

@@ -62,7 +62,7 @@ static void apply_config(xgd_tokenizer *t, json_t *cfg, int src) {
         const char *c = xgd_json_str(v, "content", NULL);
         char *end;
         long id = strtol(key, &end, 10);
-        if (!c || *end || id < 0 || tk_strmap_get(&t->added.by_content, c, strlen(c)) >= 0) continue;
+        if (!c || *end || id < 0 || id >= TK_MAX_ID || tk_strmap_get(&t->added.by_content, c, strlen(c)) >= 0) continue;
         tk_added_add(&t->added, (int32_t)id, c, xgd_json_bool(v, "single_word", 0), xgd_json_bool(v, "lstrip", 0),
                      xgd_json_bool(v, "rstrip", 0), xgd_json_bool(v, "normalized", 1), xgd_json_bool(v, "special", 0));
     }
@@ -110,7 +110,8 @@ static int load_any(xgd_tokenizer *t, const char *path, json_t **cfg, int *src) 
     if (!*cfg && xgd_errmsg()[0]) { free(dir); return -1; }
     const char *cls = xgd_json_str(*cfg, "tokenizer_class", NULL);
     int flavor = class_is(cls, "T5") || class_is(cls, "MT5") ? 2 : class_is(cls, "Llama") ? 1 : 0;
-    int extra = (int)xgd_json_int(*cfg, "extra_ids", 100);
+    int64_t extra = xgd_json_int(*cfg, "extra_ids", 100);
+    if (extra < 0 || extra > 100000) extra = 100; /* a corrupt value; T5 uses 100 */
     char *tj = xgd_path_join(dir, "tokenizer.json"), *tm = xgd_path_join(dir, "tokenizer.model"),
          *sp = xgd_path_join(dir, "spiece.model"), *vj = xgd_path_join(dir, "vocab.json"),
          *mt = xgd_path_join(dir, "merges.txt");
