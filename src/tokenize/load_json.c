@@ -220,13 +220,20 @@ static int pair_id(json_t *o, const char *k, int32_t *id) {
 
 static int parse_post(tk_post *p, json_t *o) {
     const char *t = type_of(o);
-    if (!strcmp(t, "ByteLevel")) { p->trim_offsets = jbool(o, "trim_offsets", 1); return 0; }
+    if (!strcmp(t, "ByteLevel")) {
+        p->trim_offsets = jbool(o, "trim_offsets", 1);
+        p->prefix_space = jbool(o, "add_prefix_space", 1);
+        return 0;
+    }
     if (!strcmp(t, "BertProcessing") || !strcmp(t, "RobertaProcessing")) {
         int32_t cls, sep;
         if (pair_id(o, "cls", &cls) || pair_id(o, "sep", &sep)) return -1;
         post_add(&p->pre, &p->npre, cls);
         post_add(&p->post, &p->npost, sep);
-        if (!strcmp(t, "RobertaProcessing")) p->trim_offsets = jbool(o, "trim_offsets", 1);
+        if (!strcmp(t, "RobertaProcessing")) {
+            p->trim_offsets = jbool(o, "trim_offsets", 1);
+            p->prefix_space = jbool(o, "add_prefix_space", 1);
+        }
         return 0;
     }
     if (!strcmp(t, "TemplateProcessing")) {

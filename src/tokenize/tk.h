@@ -165,7 +165,8 @@ void tk_added_free(tk_added *a);
  * and after $A. ByteLevel trims offsets. */
 typedef struct {
     int32_t *pre, *post; int npre, npost;
-    int trim_offsets;   /* ByteLevel(trim_offsets) */
+    int trim_offsets;   /* ByteLevel/RobertaProcessing(trim_offsets) */
+    int prefix_space;   /* their add_prefix_space: the first token keeps one added space */
 } tk_post;
 
 /* ---- decoders ----------------------------------------------------------------------------- */

@@ -221,12 +221,14 @@ static void enc_add(xgd_encoding *e, int32_t id, int32_t s, int32_t en) {
 
 void xgd_encoding_free(xgd_encoding *e) { free(e->ids); free(e->start); free(e->end); memset(e, 0, sizeof *e); }
 
-/* ByteLevel's trim_offsets: leading/trailing spaces (Ġ or whitespace) leave the token's span. */
+/* ByteLevel's trim_offsets (process_offsets): leading and trailing spaces (Ġ or whitespace) of a
+ * token leave its span, except the one space that add_prefix_space put before the first token. */
 static void trim_offsets(const xgd_tokenizer *t, xgd_encoding *e, size_t from) {
     for (size_t k = from; k < e->n; k++) {
         const char *s = xgd_id_to_token(t, e->ids[k]);
         if (!s) continue;
-        size_t n = strlen(s), lead = 0, trail = 0, i = 0, nch = 0, run = 0;
+        size_t n = strlen(s), i = 0, nch = 0, run = 0;
+        int32_t lead = 0, trail;
         int in_lead = 1;
         while (i < n) {
             int32_t c;
@@ -237,9 +239,13 @@ static void trim_offsets(const xgd_tokenizer *t, xgd_encoding *e, size_t from) {
             run = sp ? run + 1 : 0;
             nch++; i += (size_t)l;
         }
-        trail = run < nch ? run : 0;
-        if (lead && e->end[k] - e->start[k] > 0) e->start[k] = e->start[k] + (int32_t)lead < e->end[k] ? e->start[k] + (int32_t)lead : e->end[k];
-        if (trail && e->end[k] >= (int32_t)trail) e->end[k] = e->end[k] - (int32_t)trail > e->start[k] ? e->end[k] - (int32_t)trail : e->start[k];
+        trail = (int32_t)run;
+        if (lead > 0) {
+            int first = k == from || e->start[k] == 0;
+            if (first && t->post.prefix_space && lead == 1) lead = 0;
+            e->start[k] = e->start[k] + lead < e->end[k] ? e->start[k] + lead : e->end[k];
+        }
+        if (trail > 0 && e->end[k] >= trail) e->end[k] = e->end[k] - trail > e->start[k] ? e->end[k] - trail : e->start[k];
     }
 }
 

@@ -227,6 +227,31 @@ static void test_metaspace_and_added(void) {
     xgd_tokenizer_free(t);
 }
 
+static void test_trim_offsets(void) {
+    /* ByteLevel post-processor trim_offsets: the Ġ of "Ġa" leaves the span, except the one space
+     * that add_prefix_space put before the first token */
+    const char *fmt = "{\"version\":\"1.0\",\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":%s,\"use_regex\":true},"
+        "\"post_processor\":{\"type\":\"ByteLevel\",\"trim_offsets\":true,\"add_prefix_space\":%s},\"decoder\":{\"type\":\"ByteLevel\"},"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"\\u0120\":1,\"\\u0120a\":2},\"merges\":[\"\\u0120 a\"]}}";
+    char json[2048];
+    xgd_encoding e = {0};
+    snprintf(json, sizeof json, fmt, "false", "false");
+    xgd_tokenizer *t = load_json("trim", json);
+    if (t) {
+        CHECK(xgd_encode(t, "a a", 3, 0, &e) == 0 && e.n == 2);
+        if (e.n == 2) CHECK(e.start[0] == 0 && e.end[0] == 1 && e.start[1] == 2 && e.end[1] == 3);
+        xgd_tokenizer_free(t);
+    }
+    snprintf(json, sizeof json, fmt, "true", "true");
+    if ((t = load_json("trim_prefix", json))) {
+        CHECK(xgd_encode(t, "a a", 3, 0, &e) == 0 && e.n == 2);
+        if (e.n == 2) CHECK(e.start[0] == 0 && e.end[0] == 1 && e.start[1] == 2 && e.end[1] == 3);
+        CHECK_STR(enc(t, "a a", 0), "2 2");  /* the prefix space makes the first word "Ġa" too */
+        xgd_tokenizer_free(t);
+    }
+    xgd_encoding_free(&e);
+}
+
 static void test_decoders(void) {
     xgd_tokenizer *t = load_json("decoders", "{\"version\":\"1.0\",\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
         "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"_\"},\"content\":\" \"},"
@@ -311,6 +336,7 @@ int main(void) {
     test_wordlevel_normalizers();
     test_split_behaviors();
     test_metaspace_and_added();
+    test_trim_offsets();
     test_decoders();
     test_errors_and_batch();
     return test_done("tokenize/components");
