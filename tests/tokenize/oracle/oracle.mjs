@@ -4,7 +4,7 @@
 // tokenizers.js is written for the browser and differs from the Rust `tokenizers` crate (the
 // reference that transformers uses) in a few documented places. Where such a difference would
 // make the oracle disagree with Rust on inputs the tests use, it is corrected below, each fix
-// stating the Rust behaviour it restores (fixes 1-7 below). Components the oracle cannot reproduce
+// stating the Rust behaviour it restores (fixes 1-8 below). Components the oracle cannot reproduce
 // faithfully (the Precompiled charsmap, which tokenizers.js ignores) are refused, not guessed.
 import fs from "node:fs";
 import path from "node:path";
@@ -43,6 +43,10 @@ const GPT2_PATTERN =
   };
 }
 
+// (8) Digits pre-tokenizer: Rust tests char::is_numeric (Unicode N: Nd, Nl, No); tokenizers.js
+// uses the JavaScript \d, which is ASCII 0-9 only. Set on each instance by fix_instances().
+const digits_pattern = (individual) => new RegExp(`[^\\p{N}]+|\\p{N}${individual ? "" : "+"}`, "gu");
+
 // Walks the pre-tokenizer instances beside their JSON configs (tokenizers.js drops some fields).
 function fix_instances(inst, cfg) {
   if (!inst || !cfg) return;
@@ -50,6 +54,8 @@ function fix_instances(inst, cfg) {
     (cfg.pretokenizers ?? []).forEach((c, i) => fix_instances(inst.tokenizers[i], c));
   } else if (cfg.type === "ByteLevel") {
     inst.pattern = GPT2_PATTERN;
+  } else if (cfg.type === "Digits") {
+    inst.pattern = digits_pattern(cfg.individual_digits ?? false);
   } else if (cfg.type === "Metaspace") {
     inst.split = cfg.split ?? true;
     if (cfg.prepend_scheme === undefined && cfg.add_prefix_space === false) inst.prepend_scheme = "never";
