@@ -13,16 +13,29 @@ char *tk_cleanup(const char *s, int wordpiece); /* decoder.c */
 /* ---- loading ---- */
 enum { SRC_JSON, SRC_SPM, SRC_GPT2 };
 
-static json_t *load_config(const char *dir) {
-    char *p = xgd_path_join(dir, "tokenizer_config.json");
+static json_t *load_json_file(const char *dir, const char *name) {
+    char *p = xgd_path_join(dir, name);
     json_t *c = NULL;
     if (xgd_is_file(p)) {
         json_error_t e;
         /* ints as reals: model_max_length is often 1e30, too big for an int64 */
         c = json_load_file(p, JSON_DECODE_INT_AS_REAL, &e);
         if (!c) xgd_fail("%s:%d:%d: invalid JSON: %s", p, e.line, e.column, e.text);
+        else if (!json_is_object(c)) { json_decref(c); c = NULL; xgd_fail("%s: expected a JSON object", p); }
     }
     free(p);
+    return c;
+}
+
+/* tokenizer_config.json, with special_tokens_map.json's entries on top (transformers lets the
+ * map override the config's special tokens). NULL with an error only for a malformed file. */
+static json_t *load_config(const char *dir) {
+    json_t *c = load_json_file(dir, "tokenizer_config.json");
+    if (!c && xgd_errmsg()[0]) return NULL;
+    json_t *m = load_json_file(dir, "special_tokens_map.json");
+    if (!m && xgd_errmsg()[0]) { json_decref(c); return NULL; }
+    if (!c) c = json_object();
+    if (m) { json_object_update(c, m); json_decref(m); }
     return c;
 }
 
@@ -42,16 +55,30 @@ static void ensure_special(xgd_tokenizer *t, const char *content) {
     tk_added_add(&t->added, id, content, 0, 0, 0, 0, 1);
 }
 
-static int32_t special_id(xgd_tokenizer *t, json_t *cfg, const char *key, int32_t def) {
+/* The id of a special token named in the config; when the config does not name it, the class's
+ * default token (if it is in the vocab), else def. A null entry means "none". */
+static int32_t special_id(xgd_tokenizer *t, json_t *cfg, const char *key, int32_t def, const char *cls_default) {
     json_t *v = json_object_get(cfg, key);
-    if (!v) return def;
-    const char *c = tok_content(v);
-    if (!c) return -1; /* null: no such token */
+    const char *c = v ? tok_content(v) : cls_default;
+    if (!v && (!c || xgd_token_to_id(t, c) < 0)) return def;
+    if (!c) return -1;
     ensure_special(t, c);
     return xgd_token_to_id(t, c);
 }
 
 static int class_is(const char *cls, const char *prefix) { return cls && strncmp(cls, prefix, strlen(prefix)) == 0; }
+
+/* The special tokens a transformers tokenizer class has by default (its __init__ arguments). */
+typedef struct { const char *cls, *bos, *eos, *unk, *pad; } class_defaults;
+static const class_defaults g_defaults[] = {
+    {"GPT2Tokenizer", "<|endoftext|>", "<|endoftext|>", "<|endoftext|>", NULL},
+    {"BloomTokenizer", "<s>", "</s>", "<unk>", "<pad>"},
+    {"LlamaTokenizer", "<s>", "</s>", "<unk>", NULL},
+    {"CodeLlamaTokenizer", "<s>", "</s>", "<unk>", NULL},
+    {"T5Tokenizer", NULL, "</s>", "<unk>", "<pad>"},
+    {"MT5Tokenizer", NULL, "</s>", "<unk>", "<pad>"},
+    {"CohereTokenizer", "<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>", "<UNK>", "<PAD>"},
+};
 
 static void apply_config(xgd_tokenizer *t, json_t *cfg, int src) {
     const char *cls = xgd_json_str(cfg, "tokenizer_class", NULL);
@@ -66,10 +93,13 @@ static void apply_config(xgd_tokenizer *t, json_t *cfg, int src) {
         tk_added_add(&t->added, (int32_t)id, c, xgd_json_bool(v, "single_word", 0), xgd_json_bool(v, "lstrip", 0),
                      xgd_json_bool(v, "rstrip", 0), xgd_json_bool(v, "normalized", 1), xgd_json_bool(v, "special", 0));
     }
-    t->bos = special_id(t, cfg, "bos_token", t->bos);
-    t->eos = special_id(t, cfg, "eos_token", t->eos);
-    t->unk = special_id(t, cfg, "unk_token", t->unk);
-    t->pad = special_id(t, cfg, "pad_token", t->pad);
+    class_defaults d = {0};
+    for (size_t k = 0; k < sizeof g_defaults / sizeof g_defaults[0]; k++)
+        if (class_is(cls, g_defaults[k].cls)) d = g_defaults[k];
+    t->bos = special_id(t, cfg, "bos_token", t->bos, d.bos);
+    t->eos = special_id(t, cfg, "eos_token", t->eos, d.eos);
+    t->unk = special_id(t, cfg, "unk_token", t->unk, d.unk);
+    t->pad = special_id(t, cfg, "pad_token", t->pad, d.pad);
     json_t *extra = json_object_get(cfg, "additional_special_tokens");
     for (size_t k = 0; k < json_array_size(extra); k++) {
         const char *c = tok_content(json_array_get(extra, k));

@@ -99,6 +99,18 @@ int main(void) {
         free(s);
         xgd_tokenizer_free(t);
     } else CHECK_MSG(0, "%s", xgd_errmsg());
+    /* special_tokens_map.json overrides tokenizer_config.json; GPT2Tokenizer's defaults fill in */
+    d = folder("gpt2_map");
+    link_in(d, gv, "vocab.json");
+    link_in(d, gm, "merges.txt");
+    write_in(d, "tokenizer_config.json", "{\"tokenizer_class\":\"GPT2TokenizerFast\",\"pad_token\":null}");
+    write_in(d, "special_tokens_map.json", "{\"pad_token\":{\"content\":\"<|endoftext|>\",\"lstrip\":false}}");
+    if ((t = xgd_tokenizer_load(d))) {
+        CHECK(xgd_pad_id(t) == 50256 && xgd_bos_id(t) == 50256 && xgd_eos_id(t) == 50256);
+        xgd_tokenizer_free(t);
+    } else CHECK_MSG(0, "%s", xgd_errmsg());
+    write_in(d, "special_tokens_map.json", "[1, 2]");
+    CHECK(xgd_tokenizer_load(d) == NULL && strstr(xgd_errmsg(), "special_tokens_map.json"));
     /* a vocab.json path finds merges.txt beside it */
     if ((t = xgd_tokenizer_load(gv))) { CHECK_STR(enc(t, "Hello world", 0), "15496 995"); xgd_tokenizer_free(t); }
     else CHECK_MSG(0, "%s", xgd_errmsg());
