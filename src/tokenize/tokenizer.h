@@ -5,7 +5,9 @@
  *
  * Offsets are BYTE offsets into the UTF-8 input text: token i covers text[start, end). Python's
  * offsets count characters; xgd_utf8_byte_to_char() converts when a caller needs those. Special
- * tokens added by the post-processor have the empty span (0, 0), as in HF. */
+ * tokens added by the post-processor have the empty span (0, 0), as in HF.
+ *
+ * Encode and decode only read the tokenizer, so one loaded tokenizer can serve many threads. */
 #ifndef XGD_TOKENIZE_TOKENIZER_H
 #define XGD_TOKENIZE_TOKENIZER_H
 #include <stddef.h>
