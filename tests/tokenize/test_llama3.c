@@ -76,6 +76,22 @@ int main(void) {
         CHECK_MSG(strcmp(d, x) == 0, "case %zu: decode gives \"%s\"", k, d);
         free(d);
     }
+    /* one tokenizer, many threads: the same ids as the serial loop */
+    int ncase = (int)(sizeof cases / sizeof cases[0]), bad = 0;
+    #pragma omp parallel for reduction(+:bad) schedule(dynamic)
+    for (int k = 0; k < ncase * 20; k++) {
+        xgd_encoding pe = {0};
+        char buf[4096];
+        const char *x = cases[k % ncase].text;
+        if (xgd_encode(t, x, strlen(x), 0, &pe) != 0) bad++;
+        ids_str(&pe, buf, sizeof buf);
+        if (strcmp(buf, cases[k % ncase].ids) != 0) bad++;
+        char *pd = xgd_decode(t, pe.ids, pe.n, 0, 0);
+        if (strcmp(pd, x) != 0) bad++;
+        free(pd);
+        xgd_encoding_free(&pe);
+    }
+    CHECK_MSG(bad == 0, "%d failures when encoding from several threads", bad);
     /* special tokens: split out of the raw text; kept or skipped on decode */
     const char *s = "<|begin_of_text|>Hello<|eot_id|>";
     CHECK(xgd_encode(t, s, strlen(s), 0, &e) == 0);
