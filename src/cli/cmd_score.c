@@ -88,7 +88,8 @@ int cmd_score(int argc, char **argv) {
         "perspective: one request per text, {\"comment\": {\"text\": T}, \"languages\": [lang],\n"
         "\"requestedAttributes\": {...}, \"doNotStore\": true}, paced at --qps; an empty text is sent as \" \".\n"
         "The key is read from --api_key, --api_key_file or $PERSPECTIVE_API_KEY and never printed or written.\n"
-        "A bad key (HTTP 400 API_KEY_INVALID, 401, 403) or a missing endpoint (404) stops the run.\n"
+        "A bad key (HTTP 400 API_KEY_INVALID, 401, 403), a missing endpoint (404), an endpoint that never\n"
+        "answers, or 10 texts in a row failing after all retries stop the run (rerun later to continue).\n"
         "lexicon: counts listed words (NFKC + case folded, whole words; substrings for Chinese, Japanese,\n"
         "Korean, Thai, ...) and writes TOXICITY = 1 - 2^-matches (0 for none, 0.5 for one).\n"
         "Prints a JSON summary on stdout: records, scored, failed (by errorType), retried.", opts, 0, 0};

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { MAX_BODY = 16 << 20 };
+enum { MAX_BODY = 16 << 20, EXHAUSTED_STOP = 10 };
 
 typedef struct {
     CURL *h;
@@ -35,6 +35,8 @@ typedef struct {
     slot *slots;
     int nslots;
     double interval, t_next; /* token bucket of capacity 1: the earliest time of the next request */
+    int64_t answered;       /* HTTP answers received, any status */
+    int exhausted_in_row;   /* texts in a row whose retries ran out */
     uint64_t rng;
 } persp;
 
@@ -152,6 +154,7 @@ static outcome classify(persp *p, slot *s, CURLcode res, xgd_score_item *it, con
     long status = 0;
     curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
     it->status = (int)status;
+    if (status > 0) p->answered++;
     if (res != CURLE_OK) {
         it->status = 0;
         if (res == CURLE_OPERATION_TIMEDOUT) { *kind = "TIMEOUT"; return OUT_RETRY; }
@@ -269,7 +272,21 @@ static int persp_score(xgd_scorer *sc, const char *lang, xgd_score_item *items, 
                 rq[nr++] = (retry_entry){item, xgd_now() + d};
                 continue;
             }
-            if (o == OUT_RETRY) snprintf(it->error_type, sizeof it->error_type, "%s", kind);
+            if (o == OUT_RETRY) {
+                /* an endpoint that never answered, or that keeps failing, would turn every remaining
+                 * text into a failure record: stop instead, so that a rerun scores them */
+                if (p->answered == 0) {
+                    rc = xgd_fail("perspective: the endpoint never answered (%s after %d retries); nothing recorded "
+                                  "for this text, rerun to continue", kind, it->retries);
+                    break;
+                }
+                if (++p->exhausted_in_row >= EXHAUSTED_STOP) {
+                    rc = xgd_fail("perspective: %d texts in a row failed after %d retries (last: %s, HTTP %d); stopped, "
+                                  "rerun later to continue", EXHAUSTED_STOP, p->o.max_retries, kind, it->status);
+                    break;
+                }
+                snprintf(it->error_type, sizeof it->error_type, "%s", kind);
+            } else p->exhausted_in_row = 0;
             finished++;
             if (done(ctx, item) != 0) rc = -1;
         }
