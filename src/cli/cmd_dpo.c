@@ -11,7 +11,8 @@ int cmd_dpo(int argc, char **argv) {
     long eval_steps = 25, save_steps = 25, logging_steps = 10, max_steps = -1, patience = 10, seed = 0;
     long lora_r = 64, max_chars = 256;
     double lr = 1e-5, wd = 0.0, max_grad = 10.0, beta = 0.1, smooth = 0.0, lora_alpha = 16, lora_dropout = 0.05, eval_frac = 0.05;
-    int use_lora = 0, skip_bad = 0, keep_start = 0, no_resume = 0;
+    int use_lora = 0, skip_bad = 0, keep_start = 0, no_resume = 0, rslora = 0;
+    const char *lora_targets = NULL;
     const opt_spec opts[] = {
         {"data_dir", OPT_STR, &data_dir, "DIR", "folder of *.jsonl preference pairs (prompt_text/unpert_gen_text/pert_gen_text, or prompt/chosen/rejected)"},
         {"model_name_or_path", OPT_STR, &model, "MODEL", "base checkpoint folder or hub id in the local HF cache"},
@@ -20,7 +21,9 @@ int cmd_dpo(int argc, char **argv) {
         {"per_device_train_batch_size", OPT_INT, &batch, "4", "pairs per micro-batch"},
         {"per_device_eval_batch_size", OPT_INT, &eval_batch, "1", "pairs per evaluation batch"},
         {"gradient_accumulation_steps", OPT_INT, &accum, "1", "micro-batches per optimizer step"},
-        {"use_lora", OPT_FLAG, &use_lora, NULL, "train LoRA adapters instead of all weights (not yet available: see README)"},
+        {"use_lora", OPT_FLAG, &use_lora, NULL, "train LoRA adapters (base frozen in its dtype); final_checkpoint is a PEFT adapter folder"},
+        {"lora_target_modules", OPT_STR, &lora_targets, "a,b,c", "module-name suffixes to adapt (default: the paper's per family)"},
+        {"use_rslora", OPT_FLAG, &rslora, NULL, "scale alpha/sqrt(r) instead of alpha/r"},
         {"beta", OPT_FLOAT, &beta, "0.1", "DPO temperature"},
         {"loss_type", OPT_STR, &loss, "sigmoid", "sigmoid | hinge | ipo"},
         {"label_smoothing", OPT_FLOAT, &smooth, "0", "cDPO label smoothing (sigmoid loss)"},
@@ -56,16 +59,13 @@ int cmd_dpo(int argc, char **argv) {
         "Direct preference optimisation with TRL 0.8.6's semantics (tokenisation, label masks, losses, metrics)\n"
         "and the HF Trainer's (optimizer, schedule, clipping, evaluation, early stopping, best checkpoint).\n"
         "Full fine-tuning keeps f32 weights; the reference log-probs are computed once before training.\n"
+        "With --use_lora the base stays frozen in its dtype and the reference is the base (adapters off).\n"
         "Interrupted runs resume from DIR/checkpoint-last.", opts, 0, 0};
     const char *pos[1];
     int npos, r = args_parse(&spec, argc, argv, pos, &npos);
     if (r != 0) return r < 0 ? 2 : 0;
     if (args_require(&spec, "data_dir", data_dir) || args_require(&spec, "model_name_or_path", model) ||
         args_require(&spec, "output_dir", output_dir)) return 2;
-    if (use_lora) {
-        fprintf(stderr, "xgd dpo: error: --use_lora is not available yet in this build (full fine-tuning works); see the README status\n");
-        return 2;
-    }
     if (batch < 1 || eval_batch < 1 || accum < 1 || max_len < 2 || max_prompt < 1 || max_prompt >= max_len || beta <= 0 ||
         eval_steps < 1 || save_steps < 1 || logging_steps < 1) {
         fprintf(stderr, "xgd dpo: error: batch sizes, accumulation and step intervals must be >= 1, 1 <= max_prompt_length < max_length, beta > 0\n");
@@ -78,6 +78,7 @@ int cmd_dpo(int argc, char **argv) {
         .save_steps = save_steps, .logging_steps = logging_steps, .max_steps = max_steps, .patience = patience,
         .lr = lr, .weight_decay = wd, .max_grad_norm = max_grad, .beta = beta, .label_smoothing = smooth, .eval_frac = eval_frac,
         .seed = (uint64_t)seed, .max_chars = (int)max_chars, .skip_bad = skip_bad, .keep_start = keep_start, .resume = !no_resume,
+        .use_lora = use_lora, .lora_r = (int)lora_r, .lora_alpha = lora_alpha, .lora_rslora = rslora, .lora_targets = lora_targets,
     };
     if (xgd_optim_parse(opt, &a.optimizer) || xgd_sched_parse(sched, &a.schedule) || xgd_dpo_loss_parse(loss, &a.loss) ||
         xgd_dtype_parse(save_dtype, &a.save_dtype))

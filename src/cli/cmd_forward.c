@@ -5,6 +5,7 @@
 #include "base/npy.h"
 #include "base/pyjson.h"
 #include "tokenize/tokenizer.h"
+#include "model/lora.h"
 #include "model/runtime.h"
 #include <errno.h>
 #include <math.h>
@@ -59,12 +60,14 @@ static void record_act(void *user, const xgd_hook_event *ev) {
 
 int cmd_forward(int argc, char **argv) {
     const char *model = NULL, *ids_s = NULL, *text = NULL, *tokenizer = NULL, *save_logits = NULL, *save_hidden = NULL, *save_acts = NULL;
+    const char *adapter = NULL;
     int add_special = 0;
     const opt_spec opts[] = {
         {"model", OPT_STR, &model, "MODEL", "checkpoint folder or hub id in the local HF cache"},
         {"ids", OPT_STR, &ids_s, "1,2,3", "token ids of one sequence"},
         {"text", OPT_STR, &text, "TEXT", "text to encode with the model's tokenizer instead of --ids"},
         {"tokenizer", OPT_STR, &tokenizer, "PATH", "tokenizer folder or file for --text (default: the model folder)"},
+        {"adapter", OPT_STR, &adapter, "DIR", "apply a PEFT LoRA adapter folder (unmerged, as PeftModel does)"},
         {"add_special_tokens", OPT_FLAG, &add_special, NULL, "with --text: add the tokenizer's special tokens (BOS for Llama), as tok(text) does"},
         {"save_logits", OPT_STR, &save_logits, "FILE.npy", "write float32 logits of shape (T, V)"},
         {"save_hidden", OPT_STR, &save_hidden, "FILE.npy", "write float32 hidden states (L+1, T, C): embeddings, each block's output, the last after the final norm (as transformers' output_hidden_states)"},
@@ -84,6 +87,8 @@ int cmd_forward(int argc, char **argv) {
     if (ids_s && parse_ids(ids_s, &ids, &T) != 0) { free(ids); return cli_error(); }
     xgd_model *m;
     if (xgd_model_load(&m, model) != 0) { free(ids); return cli_error(); }
+    xgd_adapter *lora = NULL;
+    if (adapter && xgd_adapter_load(&lora, m, adapter) != 0) { free(ids); xgd_model_free(m); return cli_error(); }
     /* the tokenizer: needed for --text, optional for naming the top tokens */
     xgd_tokenizer *tok = NULL;
     if (text || tokenizer) {
@@ -162,6 +167,7 @@ int cmd_forward(int argc, char **argv) {
     free(logits);
     free(ids);
     xgd_tokenizer_free(tok);
+    xgd_adapter_free(lora);
     xgd_model_free(m);
     return rc == 0 ? 0 : cli_error();
 }

@@ -7,6 +7,7 @@
 #include "generate/generate.h"
 #include "generate/output.h"
 #include "model/intervene.h"
+#include "model/lora.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,7 @@ static int run_file(run_ctx *c, const char *pf, const char *out_path, xgd_progre
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *prompt_file = NULL, *model = NULL, *output_dir = NULL, *tokenizer = NULL, *intervene = NULL;
+    const char *prompt_file = NULL, *model = NULL, *output_dir = NULL, *tokenizer = NULL, *intervene = NULL, *adapter = NULL;
     long N = 25, top_k = -1, max_tokens = 20, seed = 0, group = 0, limit = 0;
     double temperature = 0.9, top_p = 0.8, min_p = 0.0;
     int overwrite = 0, skip_bad = 0;
@@ -143,6 +144,7 @@ int cmd_generate(int argc, char **argv) {
         {"max_tokens", OPT_INT, &max_tokens, "20", "new tokens per sample (fewer if EOS comes first)"},
         {"seed", OPT_INT, &seed, "0", "random seed; sample k of prompt p has its own stream, so runs are reproducible"},
         {"tokenizer", OPT_STR, &tokenizer, "PATH", "tokenizer folder or file (default: the model folder)"},
+        {"adapter", OPT_STR, &adapter, "DIR", "apply a PEFT LoRA adapter folder (unmerged)"},
         {"group", OPT_INT, &group, "G", "prompts decoded together (default: about 100 sequences per batch)"},
         {"intervene", OPT_STR, &intervene, "SPEC", "edit neurons at every position, e.g. 'layer.19.mlp.post_act[1234,77]+=5' or '...=0'; edits separated by commas"},
         {"limit", OPT_INT, &limit, "K", "only the first K prompts of each file"},
@@ -171,7 +173,9 @@ int cmd_generate(int argc, char **argv) {
     xgd_tokenizer *tok = NULL;
     xgd_hooks hooks = {0};
     xgd_intervention *iv = NULL;
+    xgd_adapter *lora = NULL;
     int rc = xgd_model_load(&m, model);
+    if (rc == 0 && adapter) rc = xgd_adapter_load(&lora, m, adapter);
     if (rc == 0 && !(tok = xgd_tokenizer_load(tokenizer ? tokenizer : m->path))) rc = -1;
     if (rc == 0 && intervene && !(iv = xgd_intervention_parse(intervene, &hooks))) rc = -1;
     int32_t stops[16];
@@ -196,6 +200,7 @@ int cmd_generate(int argc, char **argv) {
     for (int i = 0; i < files.n; i++) free(files.v[i]);
     free(files.v);
     xgd_intervention_free(iv);
+    xgd_adapter_free(lora);
     xgd_tokenizer_free(tok);
     xgd_model_free(m);
     return rc == 0 ? 0 : cli_error();

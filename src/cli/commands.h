@@ -14,7 +14,8 @@ typedef struct { const char *name; cmd_fn fn; const char *summary; } cmd_entry;
     X(init,     "write a random checkpoint folder in Hugging Face format (tiny test models)") \
     X(tokenize, "encode JSONL text to token ids, or decode ids to text, with a HF tokenizer") \
     X(generate, "sample N continuations per prompt (vLLM semantics), resumable, the seed pipeline's files") \
-    X(dpo,      "DPO preference tuning (TRL semantics), full fine-tuning; resumable") \
+    X(dpo,      "DPO preference tuning (TRL semantics), full fine-tuning or LoRA; resumable") \
+    X(merge,    "merge a LoRA adapter into its base and write a HF checkpoint folder") \
     X(score,    "toxicity scores per continuation: Perspective API, or offline scorers (lexicon, ...)") \
     X(metrics,  "toxicity (EMT, probability, average), diversity (distinct-n), perplexity")
 

@@ -82,14 +82,31 @@ static void forward_head(float *out, float *probs, float *scratch, float *kt, co
     const int64_t krow = (int64_t)a->nKV * hd, qrow = (int64_t)a->nH * hd;
     const float *kb = k + b * kv_stride(a) + g * hd, *vb = v + b * kv_stride(a) + g * hd;
     transpose_rows(kt, kb, krow, Tk, hd);
-    for (int i = 0; i < Tq; i++) {
-        float *p = probs ? probs + (((int64_t)b * a->nH + h) * Tq + i) * Tk : scratch;
-        const int lim = causal_limit(a, i);
-        xgd_scores_t(p, q + ((int64_t)b * Tq + i) * qrow + h * hd, kt, Tk, hd, lim);
-        const int n = softmax_row(p, lim, a, b, h, i);
-        float *o = out + ((int64_t)b * Tq + i) * qrow + h * hd;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        xgd_wsum_rows(o, p, vb, krow, n, hd);
+    for (int i0 = 0; i0 < Tq; i0 += 4) {
+        const int nb = Tq - i0 < 4 ? Tq - i0 : 4;
+        float *p = probs ? probs + (((int64_t)b * a->nH + h) * Tq + i0) * Tk : scratch;   /* nb rows */
+        const float *qi = q + ((int64_t)b * Tq + i0) * qrow + h * hd;
+        float *o = out + ((int64_t)b * Tq + i0) * qrow + h * hd;
+        if (nb == 4) {   /* four queries share every key and value row loaded */
+            const int lim = causal_limit(a, i0 + 3);   /* the block's widest causal row */
+            xgd_scores_t4(p, Tk, qi, qrow, kt, Tk, hd, lim);
+            int n = 0;
+            for (int r = 0; r < 4; r++) {
+                const int nr = softmax_row(p + (int64_t)r * Tk, causal_limit(a, i0 + r), a, b, h, i0 + r);
+                n = nr > n ? nr : n;
+                memset(o + r * qrow, 0, (size_t)hd * sizeof(float));
+            }
+            xgd_wsum_rows4(o, qrow, p, Tk, vb, krow, n, hd);
+            continue;
+        }
+        for (int r = 0; r < nb; r++) {
+            float *pr = p + (int64_t)r * Tk;
+            const int lim = causal_limit(a, i0 + r);
+            xgd_scores_t(pr, qi + r * qrow, kt, Tk, hd, lim);
+            const int n = softmax_row(pr, lim, a, b, h, i0 + r);
+            memset(o + r * qrow, 0, (size_t)hd * sizeof(float));
+            xgd_wsum_rows(o + r * qrow, pr, vb, krow, n, hd);
+        }
     }
 }
 
@@ -127,7 +144,7 @@ void xgd_attention(float *out, float *probs, const float *q, const float *k, con
     const int nt = xgd_ops_threads(4.0 * B * nH * (double)Tq * Tk * hd);
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        float *scratch = xgd_malloc((size_t)Tk * (many ? 1 : nH / nKV) * sizeof(float));
+        float *scratch = xgd_malloc((size_t)Tk * (many ? 4 : nH / nKV) * sizeof(float));
         float *kt = many ? xgd_malloc((size_t)Tk * hd * sizeof(float)) : NULL;
         #pragma omp for schedule(static)
         for (int t = 0; t < ntask; t++) {
@@ -162,19 +179,29 @@ void xgd_attention_backward(float *dq, float *dk, float *dv, float *dpos_bias, c
                 for (int h = g * rep; h < (g + 1) * rep; h++) {
                     const float *P = probs + ((int64_t)b * nH + h) * Tq * Tk;
                     const float *qh = q + (int64_t)b * Tq * qrow + h * hd, *doh = dout + (int64_t)b * Tq * qrow + h * hd;
-                    /* rows: dP_j = dout_i·v_j; dS_j = P_j (dP_j - Σ P dP) over visible keys; dq */
-                    for (int i = 0; i < Tq; i++) {
-                        const float *p = P + (int64_t)i * Tk;
-                        float *d = ds + (int64_t)i * Tk;
-                        const int lim = causal_limit(a, i);
-                        row_dots(d, doh + i * qrow, vb, krow, vt, Tk, hd, lim);
-                        float sum = 0;
-                        for (int j = 0; j < lim; j++) if (key_ok(a, b, j)) sum += p[j] * d[j];
-                        for (int j = 0; j < lim; j++) d[j] = key_ok(a, b, j) ? p[j] * (d[j] - sum) : 0.0f;
-                        for (int j = lim; j < Tk; j++) d[j] = 0.0f;
-                        if (dpos_bias) xgd_axpy_f32(dpos_bias + ((int64_t)h * Tq + i) * Tk, 1.0f, d, lim);
-                        for (int j = 0; j < lim; j++) d[j] *= a->scale;
-                        if (dq) xgd_wsum_rows(dq + ((int64_t)b * Tq + i) * qrow + h * hd, d, kb, krow, lim, hd);
+                    /* rows: dP_j = dout_i·v_j; dS_j = P_j (dP_j - Σ P dP) over visible keys; dq.
+                     * Blocks of four rows share the key/value rows they load (as forward). */
+                    for (int i0 = 0, nb; i0 < Tq; i0 += nb) {
+                        nb = use_vt && Tq - i0 >= 4 ? 4 : 1;
+                        const int limb = causal_limit(a, i0 + nb - 1);
+                        float *db = ds + (int64_t)i0 * Tk;
+                        if (nb == 4) xgd_scores_t4(db, Tk, doh + i0 * qrow, qrow, vt, Tk, hd, limb);
+                        else row_dots(db, doh + i0 * qrow, vb, krow, vt, Tk, hd, limb);
+                        for (int i = i0; i < i0 + nb; i++) {
+                            const float *p = P + (int64_t)i * Tk;
+                            float *d = ds + (int64_t)i * Tk;
+                            const int lim = causal_limit(a, i);
+                            float sum = 0;
+                            for (int j = 0; j < lim; j++) if (key_ok(a, b, j)) sum += p[j] * d[j];
+                            for (int j = 0; j < lim; j++) d[j] = key_ok(a, b, j) ? p[j] * (d[j] - sum) : 0.0f;
+                            for (int j = lim; j < Tk; j++) d[j] = 0.0f;
+                            if (dpos_bias) xgd_axpy_f32(dpos_bias + ((int64_t)h * Tq + i) * Tk, 1.0f, d, lim);
+                            for (int j = 0; j < lim; j++) d[j] *= a->scale;
+                        }
+                        if (!dq) continue;
+                        float *dqi = dq + ((int64_t)b * Tq + i0) * qrow + h * hd;
+                        if (nb == 4) xgd_wsum_rows4(dqi, qrow, db, Tk, kb, krow, limb, hd);
+                        else xgd_wsum_rows(dqi, db, kb, krow, limb, hd);
                     }
                     /* columns: dk_j += Σ_i scale dS_ij q_i, dv_j += Σ_i P_ij dout_i, over the rows
                      * that can see key j (all rows for dv when a fully masked row may exist) */

@@ -44,5 +44,9 @@ double xgd_exp_sum(float *dst, const float *src, int64_t n, float shift);
  *   wsum:   out[c] += sum_j p[j] * v[j*ldv + c], c < hd  (probability-weighted sum of rows) */
 void xgd_scores_t(float *s, const float *q, const float *kt, int64_t ldkt, int hd, int64_t n);
 void xgd_wsum_rows(float *out, const float *p, const float *v, int64_t ldv, int64_t n, int hd);
+/* The same for four queries at once (rows r = 0..3 of q/s/p/out with the given strides): every
+ * key or value row loaded feeds four queries. */
+void xgd_scores_t4(float *s, int64_t lds, const float *q, int64_t ldq, const float *kt, int64_t ldkt, int hd, int64_t n);
+void xgd_wsum_rows4(float *out, int64_t ldo, const float *p, int64_t ldp, const float *v, int64_t ldv, int64_t n, int hd);
 
 #endif

@@ -349,3 +349,68 @@ AVX512 static double exp_sum_avx512(float *dst, const float *src, int64_t n, flo
 double xgd_exp_sum(float *dst, const float *src, int64_t n, float shift) {
     return xgd_cpu_avx512() ? exp_sum_avx512(dst, src, n, shift) : exp_sum_c(dst, src, n, shift);
 }
+
+/* ---- attention blocks, four queries ---- */
+AVX512 static void scores_t4_avx512(float *s, int64_t lds, const float *q, int64_t ldq, const float *kt, int64_t ldkt,
+                                    int hd, int64_t n) {
+    const float *q1 = q + ldq, *q2 = q + 2 * ldq, *q3 = q + 3 * ldq;
+    for (int64_t j = 0; j < n; j += 32) {   /* 32 keys x 4 queries in eight registers */
+        const __mmask16 k0 = tail_mask(n - j), k1 = tail_mask(n - j - 16);
+        __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int c = 0; c < hd; c++) {
+            const float *r = kt + c * ldkt + j;
+            const __m512 x0 = _mm512_maskz_loadu_ps(k0, r), x1 = _mm512_maskz_loadu_ps(k1, r + 16);
+            __m512 b = _mm512_set1_ps(q[c]);
+            a00 = _mm512_fmadd_ps(b, x0, a00); a01 = _mm512_fmadd_ps(b, x1, a01);
+            b = _mm512_set1_ps(q1[c]);
+            a10 = _mm512_fmadd_ps(b, x0, a10); a11 = _mm512_fmadd_ps(b, x1, a11);
+            b = _mm512_set1_ps(q2[c]);
+            a20 = _mm512_fmadd_ps(b, x0, a20); a21 = _mm512_fmadd_ps(b, x1, a21);
+            b = _mm512_set1_ps(q3[c]);
+            a30 = _mm512_fmadd_ps(b, x0, a30); a31 = _mm512_fmadd_ps(b, x1, a31);
+        }
+        _mm512_mask_storeu_ps(s + j, k0, a00); _mm512_mask_storeu_ps(s + j + 16, k1, a01);
+        _mm512_mask_storeu_ps(s + lds + j, k0, a10); _mm512_mask_storeu_ps(s + lds + j + 16, k1, a11);
+        _mm512_mask_storeu_ps(s + 2 * lds + j, k0, a20); _mm512_mask_storeu_ps(s + 2 * lds + j + 16, k1, a21);
+        _mm512_mask_storeu_ps(s + 3 * lds + j, k0, a30); _mm512_mask_storeu_ps(s + 3 * lds + j + 16, k1, a31);
+    }
+}
+
+AVX512 static void wsum_rows4_avx512(float *out, int64_t ldo, const float *p, int64_t ldp, const float *v, int64_t ldv,
+                                     int64_t n, int hd) {
+    const float *p1 = p + ldp, *p2 = p + 2 * ldp, *p3 = p + 3 * ldp;
+    for (int c0 = 0; c0 < hd; c0 += 32) {   /* 32 dims x 4 queries in eight registers */
+        const __mmask16 k0 = tail_mask(hd - c0), k1 = tail_mask(hd - c0 - 16);
+        float *o0 = out + c0, *o1 = o0 + ldo, *o2 = o0 + 2 * ldo, *o3 = o0 + 3 * ldo;
+        __m512 a00 = _mm512_maskz_loadu_ps(k0, o0), a01 = _mm512_maskz_loadu_ps(k1, o0 + 16);
+        __m512 a10 = _mm512_maskz_loadu_ps(k0, o1), a11 = _mm512_maskz_loadu_ps(k1, o1 + 16);
+        __m512 a20 = _mm512_maskz_loadu_ps(k0, o2), a21 = _mm512_maskz_loadu_ps(k1, o2 + 16);
+        __m512 a30 = _mm512_maskz_loadu_ps(k0, o3), a31 = _mm512_maskz_loadu_ps(k1, o3 + 16);
+        for (int64_t j = 0; j < n; j++) {
+            const float *r = v + j * ldv + c0;
+            const __m512 x0 = _mm512_maskz_loadu_ps(k0, r), x1 = _mm512_maskz_loadu_ps(k1, r + 16);
+            __m512 b = _mm512_set1_ps(p[j]);
+            a00 = _mm512_fmadd_ps(b, x0, a00); a01 = _mm512_fmadd_ps(b, x1, a01);
+            b = _mm512_set1_ps(p1[j]);
+            a10 = _mm512_fmadd_ps(b, x0, a10); a11 = _mm512_fmadd_ps(b, x1, a11);
+            b = _mm512_set1_ps(p2[j]);
+            a20 = _mm512_fmadd_ps(b, x0, a20); a21 = _mm512_fmadd_ps(b, x1, a21);
+            b = _mm512_set1_ps(p3[j]);
+            a30 = _mm512_fmadd_ps(b, x0, a30); a31 = _mm512_fmadd_ps(b, x1, a31);
+        }
+        _mm512_mask_storeu_ps(o0, k0, a00); _mm512_mask_storeu_ps(o0 + 16, k1, a01);
+        _mm512_mask_storeu_ps(o1, k0, a10); _mm512_mask_storeu_ps(o1 + 16, k1, a11);
+        _mm512_mask_storeu_ps(o2, k0, a20); _mm512_mask_storeu_ps(o2 + 16, k1, a21);
+        _mm512_mask_storeu_ps(o3, k0, a30); _mm512_mask_storeu_ps(o3 + 16, k1, a31);
+    }
+}
+
+void xgd_scores_t4(float *s, int64_t lds, const float *q, int64_t ldq, const float *kt, int64_t ldkt, int hd, int64_t n) {
+    if (xgd_cpu_avx512()) { scores_t4_avx512(s, lds, q, ldq, kt, ldkt, hd, n); return; }
+    for (int r = 0; r < 4; r++) scores_t_c(s + r * lds, q + r * ldq, kt, ldkt, hd, n);
+}
+
+void xgd_wsum_rows4(float *out, int64_t ldo, const float *p, int64_t ldp, const float *v, int64_t ldv, int64_t n, int hd) {
+    if (xgd_cpu_avx512()) { wsum_rows4_avx512(out, ldo, p, ldp, v, ldv, n, hd); return; }
+    for (int r = 0; r < 4; r++) wsum_rows_c(out + r * ldo, p + r * ldp, v, ldv, n, hd);
+}

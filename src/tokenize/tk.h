@@ -58,8 +58,6 @@ typedef struct { char *s; int32_t *o0, *o1; size_t n, cap; } tk_nstr;
 void tk_nstr_push(tk_nstr *d, const char *b, size_t n, int32_t o0, int32_t o1);
 void tk_nstr_push_range(tk_nstr *d, const tk_nstr *src, size_t from, size_t to); /* copy bytes */
 void tk_nstr_free(tk_nstr *d);
-/* The original span of bytes [from, to) of s. */
-static inline int32_t tk_nstr_o0(const tk_nstr *s, size_t k) { return s->o0[k]; }
 
 /* A piece of the input: normalized text, and the added-token id when it is one (else -1). */
 typedef struct { tk_nstr str; int32_t added; } tk_piece;

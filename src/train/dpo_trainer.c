@@ -4,6 +4,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/rng.h"
+#include "model/lora.h"
 #include "train/save.h"
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +16,8 @@ typedef struct {
     const xgd_dpo_args *a;
     xgd_model *m;
     xgd_tokenizer *tok;
-    xgd_params p;
+    xgd_params p;          /* full fine-tuning */
+    xgd_adapter *lora;     /* LoRA */
     xgd_tgraph *g;
     xgd_dpo_cfg cfg;
     xgd_dpo_tok *train, *eval;
@@ -84,6 +86,27 @@ static void log_line(trainer *t, const char *prefix, int64_t step, double epoch,
     fflush(t->log);
 }
 
+/* The trained weights: a HF checkpoint folder (full) or a PEFT adapter folder (LoRA). */
+static int save_weights(trainer *t, const char *dir, xgd_dtype dtype) {
+    if (t->lora) return xgd_adapter_save(t->lora, t->m, dir, t->a->model);
+    return xgd_save_hf_folder(&t->p, t->m->path, dir, dtype);
+}
+
+static int load_weights(trainer *t, const char *dir) {
+    if (!t->lora) return xgd_load_params(&t->p, dir);
+    xgd_adapter_attach(t->lora, 0);
+    xgd_adapter *b = NULL;
+    int rc = xgd_adapter_load(&b, t->m, dir);
+    if (rc == 0 && (b->n != t->lora->n || b->nparams != t->lora->nparams)) rc = xgd_fail("%s: the saved adapter does not match", dir);
+    for (int i = 0; rc == 0 && i < b->n; i++) {
+        memcpy(t->lora->items[i].A, b->items[i].A, sizeof(float) * (size_t)(b->r * b->items[i].in));
+        memcpy(t->lora->items[i].B, b->items[i].B, sizeof(float) * (size_t)(b->items[i].out * b->r));
+    }
+    xgd_adapter_free(b);
+    xgd_adapter_attach(t->lora, 1);
+    return rc;
+}
+
 /* Trainer state kept beside resumable checkpoints. */
 typedef struct { int64_t step; double best; int64_t best_step, bad_evals; } run_state;
 
@@ -91,7 +114,7 @@ static int save_state(trainer *t, const run_state *rs) {
     const char *out = t->a->output_dir;
     char *tmp = xgd_path_join(out, "checkpoint-last.tmp"), *dst = xgd_path_join(out, "checkpoint-last");
     int rc = xgd_remove_tree(tmp);
-    if (rc == 0) rc = xgd_save_hf_folder(&t->p, t->m->path, tmp, XGD_F32);
+    if (rc == 0) rc = save_weights(t, tmp, XGD_F32);
     if (rc == 0) rc = xgd_save_optim(&t->opt, tmp);
     if (rc == 0) {
         char text[512], best[40] = "null";
@@ -122,7 +145,7 @@ static int load_state(trainer *t, run_state *rs) {
     int rc = 1;
     if (xgd_is_file(f)) {
         json_t *j = xgd_json_load(f);
-        rc = j && xgd_load_params(&t->p, dir) == 0 && xgd_load_optim(&t->opt, dir) == 0 ? 0 : -1;
+        rc = j && load_weights(t, dir) == 0 && xgd_load_optim(&t->opt, dir) == 0 ? 0 : -1;
         if (rc == 0) {
             rs->step = xgd_json_int(j, "global_step", 0);
             rs->best = xgd_json_num(j, "best_metric", INFINITY);
@@ -194,7 +217,8 @@ static int train_loop(trainer *t) {
     xgd_progress_start(&bar, "dpo", max_steps, "steps");
     xgd_progress_add(&bar, rs.step);
     for (int64_t step = rs.step; step < max_steps && rc == 0 && !stopped; step++) {
-        xgd_params_zero_grad(&t->p);
+        if (t->lora) xgd_adapter_zero_grad(t->lora);
+        else xgd_params_zero_grad(&t->p);
         xgd_dpo_metrics sm = {0};
         for (int k = 0; k < a->grad_accum && rc == 0; k++) {
             int64_t first = ((step % spe) * a->grad_accum + k) * a->batch, epoch = step / spe;
@@ -253,7 +277,7 @@ static int train_loop(trainer *t) {
                 rs.best_step = done;
                 rs.bad_evals = 0;
                 char *best = xgd_path_join(a->output_dir, "best");
-                rc = xgd_save_hf_folder(&t->p, t->m->path, best, XGD_F32);
+                rc = save_weights(t, best, XGD_F32);
                 free(best);
             } else if (++rs.bad_evals >= a->patience && a->patience > 0) {
                 xgd_info("dpo: early stopping at step %lld (eval_loss did not improve in %lld evaluations)", (long long)done, (long long)rs.bad_evals);
@@ -268,8 +292,8 @@ static int train_loop(trainer *t) {
     if (rc == 0) {
         /* final_checkpoint: the best weights when evaluation ran (load_best_model_at_end), else the last */
         char *fin = xgd_path_join(a->output_dir, "final_checkpoint"), *best = xgd_path_join(a->output_dir, "best");
-        if (rs.best_step >= 0 && xgd_is_dir(best)) rc = xgd_load_params(&t->p, best);
-        if (rc == 0) rc = xgd_save_hf_folder(&t->p, t->m->path, fin, a->save_dtype);
+        if (rs.best_step >= 0 && xgd_is_dir(best)) rc = load_weights(t, best);
+        if (rc == 0) rc = save_weights(t, fin, a->save_dtype);
         if (rc == 0) {
             char best_s[32] = "null";
             if (rs.best_step >= 0) snprintf(best_s, sizeof best_s, "%.6g", rs.best);
@@ -305,13 +329,32 @@ int xgd_dpo_train(const xgd_dpo_args *a) {
         if (rc == 0) rc = tokenize_set(&t, &ev, &t.eval);
     }
     if (rc == 0) {
-        xgd_params_init(&t.p, t.m);
         int bmax = a->batch > a->eval_batch ? a->batch : a->eval_batch;
-        t.g = xgd_tgraph_new(t.m, &t.p, 2 * bmax, a->max_length);
-        /* parameter groups: weight decay on matrices, none on biases and norm weights */
-        t.segs = xgd_malloc(sizeof(xgd_pseg) * (size_t)t.p.n_info);
-        for (int i = 0; i < t.p.n_info; i++)
-            t.segs[t.nseg++] = (xgd_pseg){t.p.data + t.p.info[i].offset, t.p.grad + t.p.info[i].offset, t.p.info[i].numel, t.p.info[i].is_matrix};
+        if (a->use_lora) {
+            const char *targets = a->lora_targets ? a->lora_targets : xgd_lora_default_targets(t.m);
+            rc = xgd_adapter_create(&t.lora, t.m, targets, a->lora_r, (float)a->lora_alpha, a->lora_rslora, a->seed);
+            if (rc == 0) {
+                xgd_info("dpo: LoRA r=%d alpha=%g on %d modules (%lld parameters; base weights frozen)", a->lora_r, a->lora_alpha,
+                         t.lora->n, (long long)t.lora->nparams);
+                t.g = xgd_tgraph_new(t.m, NULL, 2 * bmax, a->max_length);
+                /* LoRA factors are weight matrices: decayed in HF's grouping */
+                t.segs = xgd_malloc(sizeof(xgd_pseg) * (size_t)(2 * t.lora->n));
+                for (int i = 0; i < t.lora->n; i++) {
+                    xgd_lora *lo = &t.lora->items[i];
+                    t.segs[t.nseg++] = (xgd_pseg){lo->A, lo->dA, (int64_t)lo->r * lo->in, 1};
+                    t.segs[t.nseg++] = (xgd_pseg){lo->B, lo->dB, lo->out * lo->r, 1};
+                }
+            }
+        } else {
+            xgd_params_init(&t.p, t.m);
+            t.g = xgd_tgraph_new(t.m, &t.p, 2 * bmax, a->max_length);
+            /* parameter groups: weight decay on matrices, none on biases and norm weights */
+            t.segs = xgd_malloc(sizeof(xgd_pseg) * (size_t)t.p.n_info);
+            for (int i = 0; i < t.p.n_info; i++)
+                t.segs[t.nseg++] = (xgd_pseg){t.p.data + t.p.info[i].offset, t.p.grad + t.p.info[i].offset, t.p.info[i].numel, t.p.info[i].is_matrix};
+        }
+    }
+    if (rc == 0) {
         xgd_optim_init(&t.opt, a->optimizer, (float)a->weight_decay, t.segs, t.nseg);
         /* reference log-probs of every pair, once, with the initial weights */
         t.ref_tc = xgd_malloc(sizeof(double) * (size_t)(t.n_train + 1));
@@ -319,8 +362,10 @@ int xgd_dpo_train(const xgd_dpo_args *a) {
         t.ref_ec = xgd_malloc(sizeof(double) * (size_t)(t.n_eval + 1));
         t.ref_er = xgd_malloc(sizeof(double) * (size_t)(t.n_eval + 1));
         xgd_info("dpo: reference log-probs of %lld pairs", (long long)(t.n_train + t.n_eval));
+        if (t.lora) xgd_adapter_attach(t.lora, 0);   /* the reference is the base model */
         rc = logps_of(&t, t.train, NULL, t.n_train, a->eval_batch > a->batch ? a->eval_batch : a->batch, t.ref_tc, t.ref_tr, NULL, NULL, NULL);
         if (rc == 0) rc = logps_of(&t, t.eval, NULL, t.n_eval, a->eval_batch, t.ref_ec, t.ref_er, NULL, NULL, NULL);
+        if (t.lora) xgd_adapter_attach(t.lora, 1);
     }
     if (rc == 0) {
         char *lp = xgd_path_join(a->output_dir, "log.jsonl");
@@ -338,6 +383,7 @@ int xgd_dpo_train(const xgd_dpo_args *a) {
     xgd_optim_free(&t.opt);
     xgd_tgraph_free(t.g);
     if (t.p.data) xgd_params_free(&t.p);
+    xgd_adapter_free(t.lora);
     xgd_tokenizer_free(t.tok);
     xgd_model_free(t.m);
     return rc;

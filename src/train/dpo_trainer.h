@@ -20,6 +20,11 @@ typedef struct {
     uint64_t seed;
     int max_chars, skip_bad, keep_start, resume;
     xgd_dtype save_dtype;
+    /* LoRA: base weights frozen in their dtype, adapters trained; the reference is the base
+     * (adapters detached, as PEFT's disable_adapter) */
+    int use_lora, lora_r, lora_rslora;
+    double lora_alpha;
+    const char *lora_targets;   /* NULL: the paper's targets for the family */
 } xgd_dpo_args;
 
 /* Runs the whole training; prints a JSON summary line on stdout. */

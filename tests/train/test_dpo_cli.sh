@@ -69,7 +69,26 @@ for delay in 0.2 0.5 0.9; do
 done
 [ $partial -ge 1 ] && ok || bad "no kill landed mid-run"
 
-# 3. malformed rows: file:line, or skipped on request
+# 3. LoRA: the adapter trains (eval loss falls), is a PEFT folder, and merging it gives the
+#    logits of base + adapter (within 1e-4)
+run --output_dir "$T/l" --use_lora --lora_r 8 --lora_alpha 16 --learning_rate 3e-3 >/dev/null || bad "LoRA dpo run failed"
+/usr/bin/python3 - "$T/l/log.jsonl" <<'PY' && ok || bad "LoRA eval loss did not fall"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if "eval_loss" in l]
+assert ev[-1]["eval_loss"] < 0.7 * ev[0]["eval_loss"], (ev[0]["eval_loss"], ev[-1]["eval_loss"])
+PY
+[ -f "$T/l/final_checkpoint/adapter_config.json" ] && [ -f "$T/l/final_checkpoint/adapter_model.safetensors" ] && ok || bad "no PEFT adapter folder"
+"$XGD" -q merge --base_model_name "$T/model" --lora_adapter "$T/l/final_checkpoint" --output_path "$T/merged" >/dev/null || bad "merge failed"
+"$XGD" forward --model "$T/model" --adapter "$T/l/final_checkpoint" --ids 3,1,4,1,5,9,2,6 --save-logits "$T/la.npy" >/dev/null && \
+"$XGD" forward --model "$T/merged" --ids 3,1,4,1,5,9,2,6 --save-logits "$T/lm.npy" >/dev/null && \
+/usr/bin/python3 -c "
+import numpy as np, sys
+a, m, b = np.load('$T/la.npy'), np.load('$T/lm.npy'), np.load('$T/l0.npy')
+d = np.abs(a - m).max()
+assert d <= 1e-4, d
+" && ok || bad "merged logits differ from base + adapter"
+
+# 4. malformed rows: file:line, or skipped on request
 mkdir -p "$T/badd"; cp "$T/bad.jsonl" "$T/badd/"
 "$XGD" -q dpo --data_dir "$T/badd" --model_name_or_path "$T/model" --output_dir "$T/c" --max_steps 1 2>"$T/err" >/dev/null
 [ $? -eq 1 ] && grep -q "bad.jsonl:2" "$T/err" && ok || bad "malformed row not reported: $(cat "$T/err")"
