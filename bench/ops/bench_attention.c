@@ -3,6 +3,7 @@
  * pass, halved when causal; 8·... for the backward) and the share of the f32 2-core peak (230).
  * Usage: bench_attention [reps] */
 #include "ops/ops.h"
+#include "ops/process_env.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include <stdio.h>
@@ -20,6 +21,7 @@ static float *randn(int64_t n, xgd_rng *r) {
 }
 
 int main(int argc, char **argv) {
+    xgd_process_env(argv);   /* OpenBLAS core type and GOMP_SPINCOUNT before the libraries start */
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1 || reps > 64) reps = 5;
     xgd_rng rng;

@@ -5,6 +5,7 @@
  * Medians of several runs; the machine is shared and noisy (perf-anchors.md).
  * Usage: bench_linear [reps]   (XGD_NUM_THREADS limits our OpenMP threads; OpenBLAS has its own) */
 #include "ops/ops.h"
+#include "ops/process_env.h"
 #include "ops/ops_internal.h"
 #include "base/log.h"
 #include "base/rng.h"
@@ -43,11 +44,13 @@ static void *make_weight(xgd_dtype dt, int64_t n, xgd_rng *rng) {
 }
 
 int main(int argc, char **argv) {
+    xgd_process_env(argv);   /* OpenBLAS core type and GOMP_SPINCOUNT before the libraries start */
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1) reps = 1;
     xgd_rng rng;
     xgd_rng_init(&rng, 1, 0);
-    printf("threads %d, avx512 %d, avx512bf16 %d\n", xgd_num_threads(), xgd_cpu_avx512(), xgd_cpu_avx512bf16());
+    printf("threads %d, avx512 %d, avx512bf16 %d, OpenBLAS core %s\n", xgd_num_threads(), xgd_cpu_avx512(),
+           xgd_cpu_avx512bf16(), xgd_blas_core());
     const int64_t prefill[4][3] = {{512, 768, 3072}, {512, 3072, 768}, {256, 2048, 2048}, {64, 768, 768}};
     printf("\n%-24s %6s %6s %6s %10s %9s %7s\n", "prefill", "M", "K", "N", "ms", "GFLOP/s", "%peak");
     for (int s = 0; s < 4; s++) {

@@ -3,6 +3,7 @@
  * data touched. Compare with XGD_NO_AVX512=1 to see the vector kernels' share.
  * Usage: bench_rowops [reps] */
 #include "ops/ops.h"
+#include "ops/process_env.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include <stdio.h>
@@ -32,6 +33,7 @@ static void run(int op) {
 }
 
 int main(int argc, char **argv) {
+    xgd_process_env(argv);   /* OpenBLAS core type and GOMP_SPINCOUNT before the libraries start */
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1 || reps > 64) reps = 5;
     xgd_rng r;
