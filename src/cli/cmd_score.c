@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/pyjson.h"
 #include "eval/score.h"
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,8 @@ int cmd_score(int argc, char **argv) {
         free(key);
         return 2;
     }
+    /* a peer that closes a TLS connection must give an error to retry, not kill the process */
+    signal(SIGPIPE, SIG_IGN);
     o.concurrency = (int)concurrency;
     o.max_retries = (int)max_retries;
     int rc = 0;

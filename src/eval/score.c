@@ -78,12 +78,24 @@ static void stem_of(const char *path, char *out, size_t cap) {
     if (dot && dot != out) *dot = 0;
 }
 
+/* A BCP-47-like code: 2-3 letters, then "-" subtags of 2-8 letters or digits ("zh-hans", "hi-latn"). */
+static int looks_like_language(const char *l) {
+    size_t n = strspn(l, "abcdefghijklmnopqrstuvwxyz");
+    if (n < 2 || n > 3) return 0;
+    for (l += n; *l == '-'; l += n) {
+        n = strspn(++l, "abcdefghijklmnopqrstuvwxyz0123456789");
+        if (n < 2 || n > 8) return 0;
+    }
+    return *l == 0;
+}
+
 int xgd_score_language_of(const char *datapath, char out[32]) {
     char stem[1024];
     stem_of(datapath, stem, sizeof stem);
     const char *u = strrchr(stem, '_');
-    if (xgd_score_language(u ? u + 1 : stem, out) != 0)
-        return xgd_err_context("%s: cannot tell the language from the file name; pass --language", datapath);
+    if (xgd_score_language(u ? u + 1 : stem, out) != 0 || !looks_like_language(out))
+        return xgd_fail("%s: cannot tell the language from the file name (expected ..._<lang>.json, e.g. "
+                        "output-rtp_lx_de.json); pass --language", datapath);
     return 0;
 }
 

@@ -85,6 +85,9 @@ static void test_naming(void) {
     CHECK_STR(l, "zh");
     CHECK(xgd_score_language_of("x/output-rtp_lx_de.json", l) == 0);
     CHECK_STR(l, "de");
+    CHECK(xgd_score_language_of("x/generations.json", l) != 0);   /* not a language: ask for --language */
+    CHECK(xgd_score_language_of("x/out_no-nb.jsonl", l) == 0);
+    CHECK_STR(l, "no-nb");
     char *p = xgd_score_output_path("res", "a/b/output-rtp_lx_ZH-Hans.json");
     CHECK_STR(p, "res/perspective_api_eval-output-rtp_lx_ZH-Hans.json");
     free(p);
