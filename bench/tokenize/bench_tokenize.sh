@@ -7,7 +7,7 @@
 # Method: JS times the encode calls in-process with performance.now() over texts already in
 # memory, the load separately (bench_js.mjs). xgd is timed from outside: encode time = wall time
 # of a run over all texts minus wall time of a load-only run (an empty JSONL); both are the best
-# of BENCH_RUNS (default 3). The xgd time therefore still includes JSONL parsing and id printing.
+# of BENCH_RUNS (default 5). The xgd time therefore still includes JSONL parsing and id printing.
 # Both wall and CPU time (JS: process.cpuUsage; xgd: the child's rusage) are shown: on a shared,
 # loaded machine the CPU-time ratio is the steadier one.
 #   usage: bench/tokenize/bench_tokenize.sh   (XGD=path/to/xgd, default build/xgd)
