@@ -5,8 +5,8 @@
  *   "axpy form" A (n_in, n_out): y[m,:] += x[m,i]·A[i,:]   (Conv1D forward; nn.Linear's dx)
  * so one dispatcher (matmul_w) serves the forward pass and dx of both layouts:
  *   - f32, M = 1: cblas_sgemv (OpenBLAS sgemm with M=1 is 3-4x slower than gemv);
- *   - f32, M >= XGD_SMALL_M: one cblas_sgemm;
- *   - any dtype, 1 < M < XGD_SMALL_M (f16/bf16 also M = 1): own kernel that widens each weight
+ *   - f32, M >= XGD_SMALL_M_F32: one cblas_sgemm;
+ *   - f32 with 1 < M < XGD_SMALL_M_F32, f16/bf16 with M < XGD_SMALL_M: own kernel that widens each weight
  *     row in registers and uses it for all M rows (linear_small.c), so the weight is read once;
  *   - f16/bf16, larger M: convert a panel (<= ~8 MB) of the weight to f32 and hand it to sgemm, so
  *     the weight is never converted wholesale and the conversion cost is amortised over M rows;
@@ -63,7 +63,7 @@ static void matmul_half_panels(float *y, const float *x, int64_t M, const void *
 /* y(M,n_out) = beta*y + x(M,n_in)·op(A); beta is 0 or 1. */
 static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
                      int64_t n_out, int64_t n_in, int dotform, float beta) {
-    if (t == XGD_F32 && M >= XGD_SMALL_M) {
+    if (t == XGD_F32 && M >= XGD_SMALL_M_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, dotform ? CblasTrans : CblasNoTrans, (int)M, (int)n_out,
                     (int)n_in, 1.0f, x, (int)n_in, A, (int)(dotform ? n_in : n_out), beta, y, (int)n_out);
         return;

@@ -94,20 +94,28 @@ static void pack(uint32_t *P, const uint16_t *A, int64_t n_out, int64_t n_in, in
     }
 }
 
+/* one row of x to bf16, round to nearest even (vcvtne2ps2bf16), zero pad to an even length */
+BF16K static void x_to_bf16(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
+        _mm512_storeu_si512(dst + i, (__m512i)h);
+    }
+    for (; i < n; i++) dst[i] = xgd_f32_to_bf16(src[i]);
+    if (n & 1) dst[n] = 0;
+}
+
 void xgd_matmul_bf16dot(float *y, const float *x, int64_t M, const void *A, int64_t n_out, int64_t n_in,
                         int dotform, float beta) {
     const int64_t npairs = (n_in + 1) / 2;
-    /* x rounded to bf16 (nearest even), padded to an even length */
     uint32_t *xp = xgd_aligned_alloc((size_t)(M * npairs) * sizeof(uint32_t));
-    for (int64_t m = 0; m < M; m++) {
-        uint16_t *row = (uint16_t *)(xp + m * npairs);
-        for (int64_t i = 0; i < n_in; i++) row[i] = xgd_f32_to_bf16(x[m * n_in + i]);
-        if (n_in & 1) row[n_in] = 0;
-    }
     const int64_t npanel = (n_out + NR - 1) / NR;
     const int nt = xgd_ops_threads((double)M * (double)n_out * (double)n_in);
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
+        /* x rounded to bf16 (nearest even), padded to an even length */
+        #pragma omp for schedule(static)
+        for (int64_t m = 0; m < M; m++) x_to_bf16((uint16_t *)(xp + m * npairs), x + m * n_in, n_in);
         uint32_t *P = xgd_aligned_alloc((size_t)KCP * NR * sizeof(uint32_t));
         #pragma omp for schedule(dynamic, 1)
         for (int64_t pi = 0; pi < npanel; pi++) {

@@ -4,8 +4,10 @@
 #include <stdint.h>
 #include "base/dtype.h"
 
-/* Below this many rows, f16/bf16 products use the row-at-a-time kernel instead of panels+sgemm. */
-enum { XGD_SMALL_M = 16 };
+/* Below this many rows, products use the own small-M kernel instead of (panels +) sgemm: f16/bf16
+ * below 16; f32 below 12 (measured with OpenBLAS's Cooperlake kernels: the own kernel is 2-4x
+ * faster at M = 2..4, even or 2x at M = 8, and sgemm wins by 1.2-1.5x at M = 15). */
+enum { XGD_SMALL_M = 16, XGD_SMALL_M_F32 = 12 };
 
 /* y(M,n_out) += x(M,n_in)·op(A), A f32/f16/bf16, converting one row of A at a time. */
 void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
