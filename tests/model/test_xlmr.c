@@ -76,10 +76,13 @@ int main(int argc, char **argv) {
     if (argc == 5 && !strcmp(argv[1], "--ref") && !strcmp(argv[3], "--model")) {
         g_ref = argv[2];
         check_model(argv[4]);
-        /* the oracle test's checkpoint names its labels LABEL_0..2 and toxic is absent: label 1 */
+        /* the oracle test's labels: LABEL_0..2 (no toxic name: label 1), or a multi-label
+         * variant whose label 2 is "Toxic" */
         xgd_xlmr *m;
         if (xgd_xlmr_load(&m, argv[4]) == 0) {
-            CHECK(xgd_xlmr_toxic_label(m) == (m->n_labels > 1 ? 1 : 0) || !strcmp(m->labels[xgd_xlmr_toxic_label(m)], "Toxic"));
+            int want = !strcmp(m->labels[m->n_labels - 1], "Toxic") ? m->n_labels - 1 : 1;
+            CHECK(xgd_xlmr_toxic_label(m) == want);
+            CHECK(m->multi_label == (want != 1));
             xgd_xlmr_free(m);
         }
         return test_done("test_xlmr (oracle)");
