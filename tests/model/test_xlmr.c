@@ -3,10 +3,13 @@
  * --model DIR` arrays of the same names written by tests/model/test_xlmr_oracle.py from the
  * independent PyTorch oracle. Checked at 1e-4: hidden states (embeddings and every layer) on real
  * tokens, logits and probabilities of one sequence and of a right-padded batch (positions from
- * ids != pad); the toxic-label rule; bad ids and over-long inputs fail with a message. */
+ * ids != pad); the toxic-label rule; bad ids and over-long inputs fail with a message.
+ * `--classify MODEL TEXTS OUT.npy` scores the lines of TEXTS with src/eval/classifier.h and writes
+ * the probabilities (tests/model/test_xlmr_classifier.py compares them with the oracle). */
 #include "test.h"
 #include "base/err.h"
 #include "base/npy.h"
+#include "eval/classifier.h"
 #include "model/xlmr.h"
 
 #define TOL 1e-4
@@ -72,7 +75,39 @@ static void check_model(const char *dir) {
     xgd_xlmr_free(m);
 }
 
+/* One text per line; probabilities of the toxic label to a .npy, its name on stdout. */
+static int classify(const char *model, const char *texts_path, const char *out) {
+    FILE *fp = fopen(texts_path, "r");
+    if (!fp) { perror(texts_path); return 1; }
+    char **texts = NULL, *line = NULL;
+    size_t n = 0, cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, fp)) > 0) {
+        if (line[len - 1] == '\n') line[len - 1] = 0;
+        texts = realloc(texts, sizeof(char *) * (n + 1));
+        texts[n++] = strdup(line);
+    }
+    free(line);
+    fclose(fp);
+    xgd_classifier *c = xgd_classifier_open(model);
+    CHECK_MSG(c != NULL, "%s", xgd_errmsg());
+    if (c) {
+        double *p = malloc(sizeof(double) * (n ? n : 1));
+        xgd_classifier_set_batch(c, 16);
+        CHECK_MSG(xgd_classifier_score(c, (const char *const *)texts, n, p) == 0, "%s", xgd_errmsg());
+        int64_t shape[1] = {(int64_t)n};
+        CHECK(xgd_npy_write(out, XGD_F64, p, 1, shape) == 0);
+        printf("label %s backend %s\n", xgd_classifier_label(c), xgd_classifier_backend(c));
+        free(p);
+        xgd_classifier_close(c);
+    }
+    for (size_t i = 0; i < n; i++) free(texts[i]);
+    free(texts);
+    return test_done("test_xlmr (classify)");
+}
+
 int main(int argc, char **argv) {
+    if (argc == 5 && !strcmp(argv[1], "--classify")) return classify(argv[2], argv[3], argv[4]);
     if (argc == 5 && !strcmp(argv[1], "--ref") && !strcmp(argv[3], "--model")) {
         g_ref = argv[2];
         check_model(argv[4]);
