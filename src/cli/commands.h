@@ -17,7 +17,11 @@ typedef struct { const char *name; cmd_fn fn; const char *summary; } cmd_entry;
     X(dpo,      "DPO preference tuning (TRL semantics), full fine-tuning or LoRA; resumable") \
     X(merge,    "merge a LoRA adapter into its base and write a HF checkpoint folder") \
     X(score,    "toxicity scores per continuation: Perspective API, or offline scorers (lexicon, ...)") \
-    X(metrics,  "toxicity (EMT, probability, average), diversity (distinct-n), perplexity")
+    X(metrics,  "toxicity (EMT, probability, average), diversity (distinct-n), perplexity") \
+    X(probe,    "train a linear toxicity probe on pooled hidden states of a frozen model (the seed's probe)") \
+    X(vectors,  "MLP value vectors most similar to a probe, filtered by activation, projected onto the vocabulary") \
+    X(activations, "mean activation of given neurons over greedy steps, per language, base vs DPO model (Figure 3)") \
+    X(retrieval, "cross-lingual alignment per layer: paired cosine (the seed's metric) and top-1 retrieval accuracy")
 
 #define X(n, s) int cmd_##n(int argc, char **argv) __attribute__((weak));
 XGD_COMMANDS(X)

@@ -1,0 +1,19 @@
+/* Small hand-written SVG charts for the explanation commands: grouped bars (xgd activations,
+ * shaped like the paper's Figure 3: one group per language, one bar per model) and lines (xgd
+ * retrieval: one line per language over the hidden-state index). Written atomically. */
+#ifndef XGD_INTERP_SVG_H
+#define XGD_INTERP_SVG_H
+
+typedef struct {
+    const char *title, *ylabel, *xlabel;
+    int ncat;                      /* categories on the x axis */
+    const char *const *cats;
+    int nser;                      /* series (bars per group, or lines) */
+    const char *const *series;
+    const double *v;               /* (nser, ncat) */
+} xgd_chart;
+
+int xgd_svg_bars(const char *path, const xgd_chart *c);
+int xgd_svg_lines(const char *path, const xgd_chart *c);
+
+#endif
