@@ -1,13 +1,13 @@
 /* Scaled dot-product attention, forward and backward, for every family: causal or not, key
  * padding mask, GQA, ALiBi, T5 additive position bias, and KV-cache decoding (q_offset, batch
- * stride). Work is split over (batch, head).
+ * stride). Work is split over (batch, head), or (batch, kv head) when decoding and in backward.
  *
- * With several queries per head, the head's keys (and, in backward, values) are first transposed
- * to (hd, Tk) so a query's scores are hd broadcast-FMAs over rows of 16 keys (xgd_scores_t), and
- * weighted sums of value rows keep the output in registers (xgd_wsum_rows). A single query
- * (decoding) skips the transpose: each key row is dotted with all the query heads that share it
- * (GQA) while it is in cache; only score rows are allocated.
- * Causal rows only touch the keys they can see.
+ * With four or more queries per head, the head's keys (and, in backward, values) are first
+ * transposed to (hd, Tk) so scores are broadcast-FMAs over rows of keys with no horizontal sums
+ * (xgd_scores_t4), four queries at a time so every key row loaded serves four queries; weighted
+ * sums of value rows keep the outputs in registers (xgd_wsum_rows4). A query or three (decoding)
+ * skip the transpose: each key row is dotted with all the query heads that share it (GQA) while it
+ * is in cache; only score rows are allocated. Causal rows only touch the keys they can see.
  *
  * Masking follows transformers: a masked score is -FLT_MAX (finfo.min), so a row with every key
  * masked is uniform over all Tk keys instead of NaN. Masked scores are constants: no gradient
