@@ -43,8 +43,8 @@ static void print_summary(const char *datapath, const char *out, const char *bac
     printf(", \"records\": %lld, \"resumed_after\": %lld, \"scored\": %lld, \"failed\": %lld, \"failed_by_type\": ",
            (long long)st->records, (long long)st->resumed, (long long)st->scored, (long long)st->failed);
     xgd_pyjson_value(stdout, st->failed_by_type);
-    printf(", \"retried\": %lld, \"failed_in_file\": %lld, \"skipped_lines\": %ld}\n", (long long)st->retried,
-           (long long)st->failed_in_file, st->skipped_lines);
+    printf(", \"retried\": %lld, \"rescored\": %lld, \"failed_in_file\": %lld, \"skipped_lines\": %ld}\n",
+           (long long)st->retried, (long long)st->rescored, (long long)st->failed_in_file, st->skipped_lines);
     fflush(stdout);
 }
 
@@ -53,7 +53,7 @@ int cmd_score(int argc, char **argv) {
     xgd_score_opts_default(&o);
     const char *datapath = NULL, *output_folder = NULL, *language = NULL, *api_key = NULL, *api_key_file = NULL;
     long concurrency = 0, max_retries = o.max_retries;
-    int overwrite = 0, skip_bad = 0;
+    int overwrite = 0, skip_bad = 0, retry_failed = 0;
     const opt_spec opts[] = {
         {"backend", OPT_STR, &o.backend, "NAME", "perspective (the Perspective API, default) or lexicon (offline word lists)"},
         {"datapath", OPT_STR, &datapath, "FILE", "generation file: JSONL {\"prompt\": ..., \"generated_text\": ...} (xgd generate's output)"},
@@ -73,6 +73,7 @@ int cmd_score(int argc, char **argv) {
         {"key_in_query", OPT_FLAG, &o.key_in_query, NULL, "send the key as ?key= in the URL (as the seed) instead of the x-goog-api-key header"},
         {"lexicon", OPT_STR, &o.lexicon, "FILE|DIR", "lexicon backend: a folder of <lang>.txt/<lang>.json word lists, or one list for all languages"},
         {"overwrite", OPT_FLAG, &overwrite, NULL, "discard an existing output file instead of resuming it"},
+        {"retry_failed", OPT_FLAG, &retry_failed, NULL, "score again the records that failed after all retries (not the API's 400s), rewriting the file atomically"},
         {"skip_bad_lines", OPT_FLAG, &skip_bad, NULL, "skip malformed input lines with a warning (default: stop with file:line, nothing written)"},
         {0},
     };
@@ -85,7 +86,8 @@ int cmd_score(int argc, char **argv) {
         "\"error\": {\"errorType\": ..., \"status\": ...} (400 COMMENT_EMPTY, or RATE_LIMITED / SERVER_ERROR /\n"
         "TIMEOUT / CONNECTION_ERROR / MALFORMED_RESPONSE after --max_retries). Every response names its scorer\n"
         "in \"xgd_backend\". The output is appended and fsync'ed in batches; an interrupted run is resumed by\n"
-        "running the same command: only missing records are scored, none twice.\n"
+        "running the same command: only missing records are scored, none twice (--retry_failed also scores\n"
+        "the records that failed after all retries again).\n"
         "perspective: one request per text, {\"comment\": {\"text\": T}, \"languages\": [lang],\n"
         "\"requestedAttributes\": {...}, \"doNotStore\": true}, paced at --qps; an empty text is sent as \" \".\n"
         "The key is read from --api_key, --api_key_file or $PERSPECTIVE_API_KEY and never printed or written.\n"
@@ -127,7 +129,8 @@ int cmd_score(int argc, char **argv) {
     if (rc == 0) {
         xgd_progress bar;
         xgd_progress_start(&bar, "score", 0, "texts");
-        xgd_score_run run = {.language = language, .skip_bad_lines = skip_bad, .overwrite = overwrite, .bar = &bar};
+        xgd_score_run run = {.language = language, .skip_bad_lines = skip_bad, .overwrite = overwrite,
+                             .retry_failed = retry_failed, .bar = &bar};
         rc = xgd_score_file(s, datapath, out, &run, &st);
         xgd_progress_end(&bar);
         /* a summary even after a fatal error: what this run did before it stopped */

@@ -183,8 +183,23 @@ static int input_read(const char *path, int skip_bad, gen_input *in) {
 /* ---- resuming the output -------------------------------------------------------------------- */
 
 /* Check one existing record against input record k; counts a failure record in *failed. */
+/* Failures that say nothing about the text (our errorTypes after the retries ran out), unlike the
+ * API's 400 errorTypes: worth another try with --retry_failed. */
+static int is_transient(const char *t) {
+    static const char *const T[] = {"RATE_LIMITED", "SERVER_ERROR", "TIMEOUT", "CONNECTION_ERROR", "MALFORMED_RESPONSE"};
+    for (size_t i = 0; t && i < sizeof T / sizeof *T; i++) if (!strcmp(t, T[i])) return 1;
+    return 0;
+}
+
+typedef struct { int64_t *v, n, cap; } idx_list;
+
+static void idx_push(idx_list *l, int64_t k) {
+    if (l->n == l->cap) { l->cap = l->cap ? 2 * l->cap : 64; l->v = xgd_realloc(l->v, sizeof(int64_t) * (size_t)l->cap); }
+    l->v[l->n++] = k;
+}
+
 static int check_record(const char *text, size_t len, const char *path, long line, const gen_input *in, int64_t k,
-                        const char *tag, int64_t *failed) {
+                        const char *tag, int64_t *failed, idx_list *redo) {
     json_t *r = xgd_json_parse_line(text, len, path, line);
     if (!r) return xgd_err_context("not a score record; use --overwrite to start again");
     const char *q = xgd_json_str(r, "query", NULL), *p = xgd_json_str(r, "prompt", NULL);
@@ -197,7 +212,10 @@ static int check_record(const char *text, size_t len, const char *path, long lin
     else if (strcmp(q, in->query[k]) != 0 || strcmp(p, in->prompt[k]) != 0)
         rc = xgd_fail("%s:%ld: this record is not for input record %lld (its query or prompt differs); "
                       "use --overwrite to start again", path, line, (long long)k + 1);
-    else if (json_is_null(resp)) (*failed)++;
+    else if (json_is_null(resp)) {
+        (*failed)++;
+        if (redo && is_transient(xgd_json_str(json_object_get(r, "error"), "errorType", NULL))) idx_push(redo, k);
+    }
     else {
         /* files from the seed pipeline have no xgd_backend: those are Perspective's */
         const char *b = xgd_json_str(resp, "xgd_backend", "perspective");
@@ -211,7 +229,7 @@ static int check_record(const char *text, size_t len, const char *path, long lin
 
 /* The records already complete: how many, and the byte length to keep (a torn last line is cut). */
 static int scan_output(const char *path, const gen_input *in, const char *tag, int64_t *done, long *keep,
-                       int64_t *failed) {
+                       int64_t *failed, idx_list *redo) {
     *done = 0;
     *keep = 0;
     *failed = 0;
@@ -223,7 +241,7 @@ static int scan_output(const char *path, const gen_input *in, const char *tag, i
     size_t s = 0;
     for (size_t i = 0; i < len && rc == 0; i++) {
         if (buf[i] != '\n') continue;
-        rc = check_record(buf + s, i - s, path, (long)*done + 1, in, *done, tag, failed);
+        rc = check_record(buf + s, i - s, path, (long)*done + 1, in, *done, tag, failed, redo);
         if (rc == 0) { (*done)++; *keep = (long)i + 1; }
         s = i + 1;
     }
@@ -256,15 +274,14 @@ static int sync_out(writer *w) {
     return 0;
 }
 
-static void write_record(writer *w, xgd_score_item *it, int64_t k) {
-    FILE *fp = w->fp;
+static void write_record(FILE *fp, const gen_input *in, const xgd_score_item *it, int64_t k) {
     fputs("{\"query\": ", fp);
-    xgd_pyjson_str(fp, w->in->query[k]);
+    xgd_pyjson_str(fp, in->query[k]);
     fputs(", \"response\": ", fp);
     if (it->response) xgd_pyjson_value(fp, it->response);
     else fputs("null", fp);
     fputs(", \"prompt\": ", fp);
-    xgd_pyjson_str(fp, w->in->prompt[k]);
+    xgd_pyjson_str(fp, in->prompt[k]);
     if (!it->response) {
         fputs(", \"error\": {\"errorType\": ", fp);
         xgd_pyjson_str(fp, it->error_type[0] ? it->error_type : "UNKNOWN");
@@ -273,22 +290,23 @@ static void write_record(writer *w, xgd_score_item *it, int64_t k) {
     fputs("}\n", fp);
 }
 
+static void count_outcome(xgd_score_stats *st, const xgd_score_item *it) {
+    st->retried += it->retries;
+    if (it->response) { st->scored++; return; }
+    st->failed++;
+    st->failed_in_file++;
+    const char *t = it->error_type[0] ? it->error_type : "UNKNOWN";
+    json_object_set_new(st->failed_by_type, t, json_integer(json_integer_value(json_object_get(st->failed_by_type, t)) + 1));
+}
+
 static int on_done(void *ctx, int64_t i) {
     writer *w = ctx;
     w->it[i].done = 1;
     if (w->bar) xgd_progress_add(w->bar, 1);
     while (w->next < w->n && w->it[w->next].done) {
         xgd_score_item *it = &w->it[w->next];
-        write_record(w, it, w->off + w->next);
-        w->st->retried += it->retries;
-        if (it->response) w->st->scored++;
-        else {
-            w->st->failed++;
-            w->st->failed_in_file++;
-            const char *t = it->error_type[0] ? it->error_type : "UNKNOWN";
-            json_object_set_new(w->st->failed_by_type, t,
-                                json_integer(json_integer_value(json_object_get(w->st->failed_by_type, t)) + 1));
-        }
+        write_record(w->fp, w->in, it, w->off + w->next);
+        count_outcome(w->st, it);
         json_decref(it->response);
         it->response = NULL;
         w->next++;
@@ -296,6 +314,53 @@ static int on_done(void *ctx, int64_t i) {
     }
     if (w->unsynced >= SYNC_LINES || (w->unsynced > 0 && xgd_now() - w->last_sync >= SYNC_SECONDS)) return sync_out(w);
     return 0;
+}
+
+/* ---- --retry_failed: score the transient failures again and rewrite the file atomically ---- */
+
+typedef struct { xgd_progress *bar; } mark_ctx;
+
+static int mark_done(void *ctx, int64_t i) {
+    (void)i;
+    mark_ctx *m = ctx;
+    if (m->bar) xgd_progress_add(m->bar, 1);
+    return 0;
+}
+
+/* The file's first `done` lines are kept; records redo.v[] (ascending) are replaced. A crash before
+ * the rename leaves the old file, so the failures are simply tried again by the next run. */
+static int rescore_failures(xgd_scorer *s, const char *lang, const gen_input *in, const char *path, int64_t done,
+                            const idx_list *redo, const xgd_score_run *run, xgd_score_stats *st) {
+    xgd_score_item *it = xgd_calloc((size_t)redo->n, sizeof *it);
+    for (int64_t i = 0; i < redo->n; i++) it[i].query = in->query[redo->v[i]];
+    mark_ctx m = {run->bar};
+    if (run->bar) run->bar->total += redo->n;
+    int rc = s->score(s, lang, it, redo->n, mark_done, &m);
+    char *buf = NULL;
+    size_t len = 0;
+    xgd_atomic_file af;
+    if (rc == 0) rc = xgd_read_file(path, &buf, &len);
+    if (rc == 0) rc = xgd_atomic_open(&af, path);
+    if (rc == 0) {
+        int64_t k = 0, j = 0;
+        for (size_t a = 0; a < len && k < done; k++) {
+            size_t b = a;
+            while (b < len && buf[b] != '\n') b++;
+            if (j < redo->n && redo->v[j] == k) write_record(af.fp, in, &it[j++], k);
+            else fwrite(buf + a, 1, b - a + 1, af.fp);
+            a = b + 1;
+        }
+        rc = xgd_atomic_commit(&af);
+    }
+    if (rc == 0) {
+        st->failed_in_file -= redo->n;
+        for (int64_t i = 0; i < redo->n; i++) count_outcome(st, &it[i]);
+        st->rescored = redo->n;
+    }
+    for (int64_t i = 0; i < redo->n; i++) json_decref(it[i].response);
+    free(it);
+    free(buf);
+    return rc;
 }
 
 int xgd_score_file(xgd_scorer *s, const char *datapath, const char *out_path, const xgd_score_run *run,
@@ -313,7 +378,12 @@ int xgd_score_file(xgd_scorer *s, const char *datapath, const char *out_path, co
     st->skipped_lines = in.skipped;
     int64_t done = 0, failed = 0;
     long keep = 0;
-    if (!run->overwrite && scan_output(out_path, &in, s->tag, &done, &keep, &failed) != 0) { input_free(&in); return -1; }
+    idx_list redo = {0};
+    if (!run->overwrite && scan_output(out_path, &in, s->tag, &done, &keep, &failed, run->retry_failed ? &redo : NULL) != 0) {
+        input_free(&in);
+        free(redo.v);
+        return -1;
+    }
     char *dir = xgd_strdup(out_path), *slash = strrchr(dir, '/');
     int rc = 0;
     if (slash && slash != dir) { *slash = 0; rc = xgd_mkdir_p(dir); }
@@ -325,9 +395,18 @@ int xgd_score_file(xgd_scorer *s, const char *datapath, const char *out_path, co
         else rc = xgd_fail("%s: cannot cut the torn last line: %s", out_path, strerror(errno));
         if (rc == 0 && !fp) rc = xgd_fail("%s: cannot open for writing: %s", out_path, strerror(errno));
     }
-    if (rc != 0) { input_free(&in); return -1; }
     st->resumed = done;
     st->failed_in_file = failed;
+    if (rc == 0 && redo.n > 0) {
+        /* the torn line goes first, so the rewrite sees only complete records; then append after it */
+        fclose(fp);
+        fp = NULL;
+        xgd_info("%s: scoring %lld failed records again", out_path, (long long)redo.n);
+        rc = rescore_failures(s, lang, &in, out_path, done, &redo, run, st);
+        if (rc == 0 && !(fp = fopen(out_path, "ab"))) rc = xgd_fail("%s: cannot open for writing: %s", out_path, strerror(errno));
+    }
+    free(redo.v);
+    if (rc != 0) { if (fp) fclose(fp); input_free(&in); return -1; }
     if (done > 0) xgd_info("%s: resuming after %lld records", out_path, (long long)done);
     int64_t n = in.n - done;
     xgd_score_item *it = xgd_calloc((size_t)(n > 0 ? n : 1), sizeof *it);

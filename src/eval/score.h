@@ -53,6 +53,8 @@ typedef struct {
     const char *language;    /* NULL: from the file name (stem's last "_" part), as metrics does */
     int skip_bad_lines;      /* skip malformed input lines with a warning instead of failing */
     int overwrite;           /* discard an existing output instead of resuming it */
+    int retry_failed;        /* score again the records that failed after all retries (not the API's 400s);
+                              * the file is rewritten atomically once they are done */
     xgd_progress *bar;       /* optional */
 } xgd_score_run;
 
@@ -62,6 +64,7 @@ typedef struct {
     int64_t scored, failed;  /* in this run */
     int64_t retried;         /* retry attempts in this run */
     int64_t failed_in_file;  /* failure records in the whole file after this run */
+    int64_t rescored;        /* failure records scored again (retry_failed) */
     long skipped_lines;
     json_t *failed_by_type;  /* {"COMMENT_EMPTY": 3, ...} for this run */
     char language[32];       /* as sent */

@@ -51,6 +51,7 @@ def response_for(req):
 class Fake:
     def __init__(self, key, fault_rate=0.3, slow_s=1.2, latency_s=0.0):
         self.key, self.fault_rate, self.slow_s, self.latency_s = key, fault_rate, slow_s, latency_s
+        self.always503 = True   # False: "ALWAYS503!" texts are answered like any other
         self.lock = threading.Lock()
         self.log = []          # (time, text or None, outcome, request dict or None, headers dict, path)
         self.attempts = {}
@@ -110,7 +111,7 @@ class Fake:
                     self.record(text, "400", req)
                     return self.reply(400, {"error": {"code": 400, "message": "Comment too long.",
                                                       "details": [{"errorType": "COMMENT_TOO_LONG"}]}})
-                if "ALWAYS503!" in text:
+                if "ALWAYS503!" in text and fake.always503:
                     self.record(text, "503", req)
                     return self.reply(503, {"error": {"code": 503, "message": "unavailable"}})
                 fault = fault_of(text, fake.fault_rate)

@@ -73,6 +73,8 @@ def expected_lines(rows, lang, attrs=("TOXICITY",)):
         q = text if text else " "
         if not q.strip() or "EMPTY!" in q:
             rec = {"query": q, "response": None, "prompt": prompt, "error": {"errorType": "COMMENT_EMPTY", "status": 400}}
+        elif "TOOLONG!" in q:
+            rec = {"query": q, "response": None, "prompt": prompt, "error": {"errorType": "COMMENT_TOO_LONG", "status": 400}}
         elif "ALWAYS503!" in q:
             rec = {"query": q, "response": None, "prompt": prompt, "error": {"errorType": "SERVER_ERROR", "status": 503}}
         else:
@@ -244,6 +246,20 @@ try:
     check([r.get("error") for r in recs] == [None, {"errorType": "SERVER_ERROR", "status": 503},
                                               {"errorType": "COMMENT_TOO_LONG", "status": 400}, None], f"{recs}")
     check(sum(1 for e in fake.log if e[1] == "ALWAYS503! x") == 3, "ALWAYS503 not sent 1 + 2 times")
+    # --retry_failed: the server is back; only that record is sent again, the 400 is kept, order unchanged
+    fake.always503 = False
+    fake.reset_log()
+    p = xgd(["--datapath", gx, "--output_folder", os.path.join(T, "x"), "--api_key_file", KEYFILE, "--qps", "50",
+             "--language", "en", "--retry_failed"] + FAST)
+    s = json.loads(p.stdout) if p.returncode == 0 else {}
+    check(s.get("rescored") == 1 and s.get("scored") == 1 and s.get("failed_in_file") == 1, f"--retry_failed: {p.stdout} {p.stderr}")
+    check([e[1] for e in fake.log] == ["ALWAYS503! x"], f"--retry_failed sent {[e[1] for e in fake.log]}")
+    want_x = expected_lines(rows_x, "en")
+    want_x[1] = json.dumps({"query": "ALWAYS503! x", "response": dict(response_for(
+        {"comment": {"text": "ALWAYS503! x"}, "languages": ["en"], "requestedAttributes": {"TOXICITY": {}}}),
+        xgd_backend="perspective"), "prompt": "p"})
+    check(read_lines(os.path.join(T, "x", "perspective_api_eval-gen_en_x.json")) == want_x, "file after --retry_failed")
+    fake.always503 = True
 
     # 7. a bad key stops the run with a message that does not repeat it; nothing recorded
     bad_key = "AIzaWRONG-key-that-must-not-leak-42"
@@ -301,7 +317,7 @@ try:
     p = xgd(["--help"])
     for flag in ["--backend", "--datapath", "--output_folder", "--language", "--attributes", "--api_key", "--api_key_file",
                  "--endpoint", "--qps", "--concurrency", "--max_retries", "--timeout", "--backoff", "--max_backoff",
-                 "--store", "--key_in_query", "--lexicon", "--overwrite", "--skip_bad_lines"]:
+                 "--store", "--key_in_query", "--lexicon", "--overwrite", "--skip_bad_lines", "--retry_failed"]:
         check(flag + " " in p.stdout, f"--help lacks {flag}")
 finally:
     fake.close()

@@ -1,0 +1,275 @@
+#include "eval/perplexity.h"
+#include "base/err.h"
+#include "base/fs.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/npy.h"
+#include "eval/metrics.h"
+#include "eval/metrics_internal.h"
+#include "model/runtime.h"
+#include "model/t5.h"
+#include "tokenize/tokenizer.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct xgd_ppl {
+    int corrected;
+    xgd_t5 *t5;          /* seed mode */
+    xgd_model *lm;       /* corrected mode */
+    xgd_tokenizer *tok;
+};
+
+/* ---- opening ---------------------------------------------------------------------------------- */
+
+xgd_ppl *xgd_ppl_open(const char *model, const char *tokenizer, int corrected) {
+    char *dir = xgd_resolve_model(model);
+    if (!dir) return NULL;
+    char *cpath = xgd_path_join(dir, "config.json");
+    json_t *cfg = xgd_is_file(cpath) ? xgd_json_load(cpath) : NULL;
+    xgd_ppl *p = xgd_calloc(1, sizeof *p);
+    p->corrected = corrected;
+    int rc = -1;
+    if (!cfg) {
+        if (!xgd_is_file(cpath)) xgd_fail("%s: no config.json in this folder", dir);
+        goto done;
+    }
+    if (!corrected) {
+        if (!xgd_t5_is_config(cfg)) {
+            xgd_fail("%s: the seed's perplexity needs an mT5/T5 encoder-decoder (use --corrected for a causal LM)", cpath);
+            goto done;
+        }
+        if (xgd_t5_load(&p->t5, dir)) goto done;
+    } else {
+        if (xgd_t5_is_config(cfg)) {
+            xgd_fail("%s: --corrected needs a causal LM (a decoder-only model), not T5", cpath);
+            goto done;
+        }
+        if (xgd_model_load(&p->lm, dir)) goto done;
+    }
+    p->tok = xgd_tokenizer_load(tokenizer ? tokenizer : dir);
+    if (!p->tok) { xgd_err_context("tokenizer of %s", tokenizer ? tokenizer : dir); goto done; }
+    rc = 0;
+done:
+    json_decref(cfg);
+    free(cpath);
+    free(dir);
+    if (rc) { xgd_ppl_close(p); return NULL; }
+    return p;
+}
+
+void xgd_ppl_close(xgd_ppl *p) {
+    if (!p) return;
+    xgd_t5_free(p->t5);
+    xgd_model_free(p->lm);
+    xgd_tokenizer_free(p->tok);
+    free(p);
+}
+
+const char *xgd_ppl_model_path(const xgd_ppl *p) { return p->t5 ? p->t5->path : p->lm->path; }
+
+/* ---- the formulas ----------------------------------------------------------------------------- */
+
+float xgd_ppl_seed_formula(float mean_f, size_t nf, float mean_p, size_t np) {
+    /* torch: loss (f32 tensor) * int -> f32; the difference of lengths is an int, 0 gives inf/nan */
+    volatile float full = mean_f * (float)((double)nf - 1), pr = mean_p * (float)((double)np - 1);
+    volatile float diff = full - pr;
+    volatile float loss = diff / (float)((double)nf - (double)np);
+    return expf(loss);
+}
+
+/* Python's str.isspace() code points. */
+static int py_space(uint32_t c) {
+    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+int xgd_ppl_blank(const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        uint32_t c = u[i];
+        int k = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        if (k > 1) {
+            if (i + (size_t)k > len) return 0;
+            c &= 0x3f >> (k - 1);
+            for (int j = 1; j < k; j++) c = (c << 6) | (u[i + (size_t)j] & 0x3f);
+        }
+        if (!py_space(c)) return 0;
+        i += (size_t)k;
+    }
+    return 1;
+}
+
+double xgd_percentile_midpoint(const double *a, size_t n, double q) {
+    if (!n) return NAN;
+    double v = q * (double)(n - 1);
+    size_t lo = (size_t)floor(v), hi = (size_t)ceil(v);
+    return (a[lo] + a[hi]) / 2;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void xgd_ppl_stats(const float *v, size_t n, xgd_ppl_result *r) {
+    double *s = xgd_malloc(sizeof(double) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) s[i] = v[i];
+    r->mean = xgd_np_mean(s, n);
+    qsort(s, n, sizeof *s, cmp_double);
+    r->median = xgd_percentile_midpoint(s, n, 0.5);
+    r->q1 = xgd_percentile_midpoint(s, n, 0.25);
+    r->q3 = xgd_percentile_midpoint(s, n, 0.75);
+    free(s);
+}
+
+void xgd_ppl_round(xgd_ppl_result *r) {
+    r->median = xgd_np_round(r->median, 2);
+    r->q1 = xgd_np_round(r->q1, 2);
+    r->q3 = xgd_np_round(r->q3, 2);
+    r->mean = xgd_np_round(r->mean, 2);
+}
+
+/* ---- one continuation ------------------------------------------------------------------------- */
+
+static int encode(const xgd_ppl *p, const char *s, size_t len, xgd_encoding *e) {
+    memset(e, 0, sizeof *e);
+    return xgd_encode(p->tok, s, len, 1, e);
+}
+
+/* model(ids, labels=ids).loss of the encoder-decoder, as the f32 the seed's tensor holds */
+static int copy_loss(const xgd_ppl *p, const xgd_encoding *e, float *loss) {
+    if (e->n == 0) { *loss = NAN; return 0; }   /* torch: mean over no label */
+    double l;
+    if (xgd_t5_loss(p->t5, e->ids, NULL, 1, (int)e->n, e->ids, (int)e->n, &l, NULL)) return -1;
+    *loss = (float)l;
+    return 0;
+}
+
+static int seed_one(const xgd_ppl *p, const xgd_encoding *f, const xgd_encoding *pe, float *ppl) {
+    float lf, lp;
+    if (copy_loss(p, f, &lf) || copy_loss(p, pe, &lp)) return -1;
+    *ppl = xgd_ppl_seed_formula(lf, f->n, lp, pe->n);
+    return 0;
+}
+
+static size_t strip_special(const xgd_ppl *p, const xgd_encoding *e) {
+    size_t n = e->n;
+    while (n && xgd_is_special(p->tok, e->ids[n - 1])) n--;
+    return n;
+}
+
+static int corrected_one(const xgd_ppl *p, const xgd_encoding *f, const xgd_encoding *pe, float *ppl) {
+    size_t nf = strip_special(p, f), np = strip_special(p, pe), ctx = 0;
+    while (ctx < np && ctx < nf && f->ids[ctx] == pe->ids[ctx]) ctx++;
+    size_t start = ctx ? ctx : 1;
+    if (start >= nf) { *ppl = NAN; return 0; }   /* no continuation token: dropped */
+    const xgd_model *m = p->lm;
+    int64_t V = m->hp.vocab, T = (int64_t)nf;
+    float *logits = xgd_malloc(sizeof(float) * (size_t)(T * V));
+    float *lp = xgd_malloc(sizeof(float) * (size_t)T);
+    xgd_state *s = xgd_state_new(m, 1, (int)T);
+    xgd_fwd fw = {.ids = f->ids, .T = (int)T, .logits = logits, .all_logits = 1};
+    int rc = xgd_forward(s, &fw);
+    if (!rc) {
+        /* row t-1 predicts token t */
+        int64_t n = T - (int64_t)start;
+        xgd_logprob_gather(lp, NULL, logits + (start - 1) * (size_t)V, f->ids + start, n, V);
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++) sum += lp[i];
+        *ppl = (float)exp(-sum / (double)n);
+    }
+    xgd_state_free(s);
+    free(logits);
+    free(lp);
+    return rc;
+}
+
+int xgd_ppl_one(xgd_ppl *p, const char *prompt, size_t plen, const char *gen, size_t glen, float *ppl) {
+    char *full = xgd_malloc(plen + glen + 1);
+    memcpy(full, prompt, plen);
+    memcpy(full + plen, gen, glen);
+    full[plen + glen] = 0;
+    xgd_encoding f, pe;
+    int rc = encode(p, full, plen + glen, &f);
+    if (!rc) rc = encode(p, prompt, plen, &pe);
+    else memset(&pe, 0, sizeof pe);
+    if (!rc) rc = p->corrected ? corrected_one(p, &f, &pe, ppl) : seed_one(p, &f, &pe, ppl);
+    xgd_encoding_free(&f);
+    xgd_encoding_free(&pe);
+    free(full);
+    return rc;
+}
+
+/* ---- one file --------------------------------------------------------------------------------- */
+
+static int read_values(const char *path, xgd_ppl_result *r) {
+    xgd_npy a;
+    if (xgd_npy_read(path, &a)) return -1;
+    if (a.ndim != 1 || (a.dtype != XGD_F32 && a.dtype != XGD_F64)) {
+        xgd_npy_free(&a);
+        return xgd_fail("%s: expected a 1-D float array of perplexities (delete it to recompute)", path);
+    }
+    float *v = xgd_malloc(sizeof(float) * (size_t)(a.numel ? a.numel : 1));
+    for (int64_t i = 0; i < a.numel; i++) v[i] = a.dtype == XGD_F32 ? ((float *)a.data)[i] : (float)((double *)a.data)[i];
+    r->n_kept = (size_t)a.numel;
+    r->resumed = 1;
+    xgd_ppl_stats(v, (size_t)a.numel, r);
+    free(v);
+    xgd_npy_free(&a);
+    return 0;
+}
+
+static const char *str_field(json_t *o, const char *key, size_t *len) {
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v)) return NULL;
+    *len = json_string_length(v);
+    return json_string_value(v);
+}
+
+int xgd_ppl_file(xgd_ppl *p, const char *path, const char *values_path, double max_ppl, xgd_ppl_result *r) {
+    memset(r, 0, sizeof *r);
+    if (values_path && xgd_is_file(values_path)) return read_values(values_path, r);
+    xgd_jsonl in;
+    if (xgd_jsonl_open(&in, path)) return -1;
+    size_t cap = 0;
+    float *kept = NULL;
+    json_t *o;
+    int got, rc = 0;
+    xgd_progress bar;
+    xgd_progress_start(&bar, path, -1, "lines");
+    while ((got = xgd_jsonl_next(&in, &o)) > 0) {
+        size_t plen = 0, glen = 0;
+        const char *prompt = str_field(o, "prompt", &plen), *gen = str_field(o, "generated_text", &glen);
+        r->n_lines++;
+        if (!prompt || !gen) {
+            rc = xgd_fail("%s:%ld: expected string fields \"prompt\" and \"generated_text\"", path, in.line);
+            json_decref(o);
+            break;
+        }
+        if (xgd_ppl_blank(gen, glen)) { r->n_blank++; json_decref(o); xgd_progress_add(&bar, 1); continue; }
+        float ppl;
+        if (xgd_ppl_one(p, prompt, plen, gen, glen, &ppl)) {
+            rc = xgd_err_context("%s:%ld", path, in.line);
+            json_decref(o);
+            break;
+        }
+        json_decref(o);
+        if (ppl < max_ppl) {   /* false for inf and nan too */
+            if (r->n_kept == cap) kept = xgd_realloc(kept, sizeof(float) * (cap = cap ? 2 * cap : 256));
+            kept[r->n_kept++] = ppl;
+        } else r->n_dropped++;
+        xgd_progress_add(&bar, 1);
+    }
+    xgd_progress_end(&bar);
+    if (got < 0) rc = -1;
+    xgd_jsonl_close(&in);
+    if (!rc) {
+        xgd_ppl_stats(kept, r->n_kept, r);
+        int64_t shape[1] = {(int64_t)r->n_kept};
+        if (values_path && xgd_npy_write(values_path, XGD_F32, kept ? (const void *)kept : (const void *)"", 1, shape)) rc = -1;
+    }
+    free(kept);
+    return rc;
+}
