@@ -1,5 +1,5 @@
-/* xgd metrics toxicity | diversity: the seed's evaluation numbers per language (pipeline-spec.md
- * §5.2, §5.4) as one JSON document, plus a table for people. Every file is read and measured
+/* xgd metrics toxicity | diversity | perplexity: the seed's evaluation numbers per language
+ * (pipeline-spec.md §5.2, §5.4, §5.3) as one JSON document, plus a table for people. Every file is read and measured
  * before anything is written, so a bad line leaves no partial output. */
 #include "cli/args.h"
 #include "base/err.h"
@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "base/pyjson.h"
 #include "eval/metrics.h"
+#include "eval/perplexity.h"
 #include "io/checkpoint.h"
 #include "tokenize/tokenizer.h"
 #include <math.h>
@@ -367,14 +368,158 @@ static int metrics_diversity(int argc, char **argv) {
     return rc ? cli_error() : 0;
 }
 
+/* ---- xgd metrics perplexity ------------------------------------------------------------------- */
+
+static const char *p_folder, *p_model = "google/mt5-xl", *p_tok, *p_values, *p_output;
+static double p_max = 1e4;
+static int p_corrected, p_table;
+
+static const opt_spec g_ppl_opts[] = {
+    {"model_outputs_folder", OPT_STR, &p_folder, "DIR",
+     "folder of output-<stem>.json generation files (or one such file); language = stem.split(\"_\")[-1]"},
+    {"eval_model_id", OPT_STR, &p_model, "MODEL",
+     "evaluation model: folder or hub id in the local Hugging Face cache (default google/mt5-xl, the seed's)"},
+    {"eval_model", OPT_STR, &p_model, "MODEL", "the same as --eval_model_id"},
+    {"tokenizer", OPT_STR, &p_tok, "PATH", "tokenizer folder or file (default: the evaluation model's)"},
+    {"corrected", OPT_FLAG, &p_corrected, NULL,
+     "true conditional perplexity of the continuation given the prompt under a causal LM (--eval_model_id a decoder)"},
+    {"values_folder", OPT_STR, &p_values, "DIR",
+     "where the per-file values go: <stem>_ppl.npy (<stem>_ppl_corrected.npy); default: the input folder, as the seed"},
+    {"max_ppl", OPT_FLOAT, &p_max, "X", "keep values < X (default 1e4, the seed's filter; inf/nan always dropped)"},
+    {"output", OPT_STR, &p_output, "FILE", "write the JSON here (atomically) instead of stdout; not inside the input folder, whose *.json are all read"},
+    {"table", OPT_FLAG, &p_table, NULL, "print the table on stdout (the JSON then only goes to --output)"},
+    {0},
+};
+
+static const cmd_spec g_ppl_spec = {
+    "metrics perplexity",
+    "xgd metrics perplexity --model_outputs_folder DIR [--eval_model_id MODEL] [--corrected] [--tokenizer PATH]\n"
+    "                           [--values_folder DIR] [--max_ppl 1e4] [--output FILE] [--table]",
+    "Conditional perplexity per language, exactly as the seed's metric_perplexity.py computes it (default):\n"
+    "for each line whose generated_text is not blank (Python's strip), F = tok(prompt + generated_text) and\n"
+    "P = tok(prompt), both with </s>; meanCE(X) = mT5(input_ids=X, labels=X).loss (the decoder copies the\n"
+    "encoder's input: a copy-task likelihood); ppl = exp((meanCE(F)(|F|-1) - meanCE(P)(|P|-1)) / (|F|-|P|)) in\n"
+    "float32 (the (L-1) factor is the seed's quirk); values >= 1e4, inf and nan are dropped; median and\n"
+    "quartiles with numpy's midpoint percentile, rounded to 2 decimals.\n"
+    "--corrected: exp of the mean negative log-likelihood of the continuation tokens given the prompt under\n"
+    "a causal LM (F's tokens after its common prefix with tok(prompt), trailing special tokens removed).\n"
+    "The kept values of each file are saved as .npy (float32, file order). Resumable like the seed: a file\n"
+    "whose values file exists is not recomputed (its values are read back and summarised); delete it, or\n"
+    "use another --values_folder, to recompute with another model.\n"
+    "Output: a JSON document on stdout (or --output) and a table on stderr (stdout with --table).",
+    g_ppl_opts, 0, 0,
+};
+
+/* <values_folder>/<stem>_ppl[_corrected].npy */
+static char *values_path(const char *file) {
+    const char *base = base_name(file), *dot = strrchr(base, '.');
+    size_t stem = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    char name[4096];
+    snprintf(name, sizeof name, "%.*s_ppl%s.npy", (int)stem, base, p_corrected ? "_corrected" : "");
+    char *dir = p_values ? xgd_strdup(p_values) : xgd_strdup(file);
+    if (!p_values) { char *s = strrchr(dir, '/'); if (s) *s = 0; else strcpy(dir, "."); }
+    char *out = xgd_path_join(dir, name);
+    free(dir);
+    return out;
+}
+
+static void put_count(FILE *fp, const char *key, size_t v, int resumed) {
+    fprintf(fp, "\"%s\": ", key);
+    if (resumed) fputs("null", fp); else fprintf(fp, "%zu", v);
+}
+
+static void ppl_json_entry(FILE *fp, const char *file, const char *lang, const char *vpath, const xgd_ppl_result *r,
+                           const xgd_ppl_result *u, int last) {
+    fputs("    {\"language\": ", fp); xgd_pyjson_str(fp, lang);
+    fputs(", \"file\": ", fp); xgd_pyjson_str(fp, base_name(file));
+    fputs(", \"values\": ", fp); xgd_pyjson_str(fp, vpath);
+    fprintf(fp, ", \"resumed\": %s,\n     ", r->resumed ? "true" : "false");
+    put_count(fp, "lines", r->n_lines, r->resumed); fputs(", ", fp);
+    put_count(fp, "blank", r->n_blank, r->resumed); fputs(", ", fp);
+    put_count(fp, "dropped", r->n_dropped, r->resumed);
+    fprintf(fp, ", \"kept\": %zu,\n     \"median\": ", r->n_kept); put_num(fp, r->median);
+    fputs(", \"q1\": ", fp); put_num(fp, r->q1);
+    fputs(", \"q3\": ", fp); put_num(fp, r->q3);
+    fputs(", \"mean\": ", fp); put_num(fp, r->mean);
+    fputs(",\n     \"unrounded\": {\"median\": ", fp); put_num(fp, u->median);
+    fputs(", \"q1\": ", fp); put_num(fp, u->q1);
+    fputs(", \"q3\": ", fp); put_num(fp, u->q3);
+    fputs(", \"mean\": ", fp); put_num(fp, u->mean);
+    fprintf(fp, "}}%s\n", last ? "" : ",");
+}
+
+static void ppl_table(FILE *fp, char **langs, const xgd_ppl_result *R, size_t n) {
+    fprintf(fp, "%-10s %8s %8s %8s  %10s %10s %10s\n", "language", "#kept", "#blank", "#dropped", "median", "q1", "q3");
+    for (size_t i = 0; i < n; i++) {
+        const xgd_ppl_result *r = &R[i];
+        if (r->resumed) fprintf(fp, "%-10s %8zu %8s %8s  ", langs[i], r->n_kept, "-", "-");
+        else fprintf(fp, "%-10s %8zu %8zu %8zu  ", langs[i], r->n_kept, r->n_blank, r->n_dropped);
+        fprintf(fp, "%10.2f %10.2f %10.2f\n", r->median, r->q1, r->q3);
+    }
+}
+
+static int metrics_perplexity(int argc, char **argv) {
+    const char *pos[1];
+    int npos, r = args_parse(&g_ppl_spec, argc, argv, pos, &npos);
+    if (r) return r > 0 ? 0 : 2;
+    if (args_require(&g_ppl_spec, "model_outputs_folder", p_folder)) return 2;
+    if (!(p_max > 0)) { xgd_fail("--max_ppl must be positive"); return cli_error(); }
+    if (p_values && xgd_mkdir_p(p_values)) return cli_error();
+    char **files;
+    size_t nf;
+    if (input_files(p_folder, &files, &nf)) return cli_error();
+    xgd_ppl *e = xgd_ppl_open(p_model, p_tok, p_corrected);
+    if (!e) {
+        if (!strcmp(p_model, "google/mt5-xl"))
+            xgd_err_context("the seed's evaluation model google/mt5-xl (pass --eval_model_id PATH when it is not in the local Hugging Face cache)");
+        xgd_metrics_free_files(files, nf);
+        return cli_error();
+    }
+    xgd_ppl_result *R = xgd_calloc(nf, sizeof *R), *U = xgd_calloc(nf, sizeof *U);
+    char **langs = xgd_calloc(nf, sizeof *langs), **vpaths = xgd_calloc(nf, sizeof *vpaths);
+    int rc = 0;
+    for (size_t i = 0; i < nf && !rc; i++) {
+        langs[i] = xgd_metrics_language(files[i]);
+        vpaths[i] = values_path(files[i]);
+        if (xgd_ppl_file(e, files[i], vpaths[i], p_max, &U[i])) { rc = 1; break; }
+        if (U[i].resumed) xgd_info("%s: values exist in %s, not recomputed", files[i], vpaths[i]);
+        if (!U[i].n_kept) xgd_warn("%s: no perplexity kept (no generation, or all >= %g)", files[i], p_max);
+        R[i] = U[i];
+        xgd_ppl_round(&R[i]);
+    }
+    json_sink s;
+    if (!rc && sink_open(&s, p_output, p_table)) rc = 1;
+    if (!rc) {
+        if (s.fp) {
+            fputs("{\"metric\": \"perplexity\", \"input\": ", s.fp); xgd_pyjson_str(s.fp, p_folder);
+            fputs(", \"eval_model\": ", s.fp); xgd_pyjson_str(s.fp, p_model);
+            fputs(", \"eval_model_path\": ", s.fp); xgd_pyjson_str(s.fp, xgd_ppl_model_path(e));
+            fprintf(s.fp, ", \"variant\": \"%s\", \"max_ppl\": ", p_corrected ? "corrected" : "seed");
+            put_num(s.fp, p_max);
+            fputs(",\n \"languages\": [\n", s.fp);
+            for (size_t i = 0; i < nf; i++) ppl_json_entry(s.fp, files[i], langs[i], vpaths[i], &R[i], &U[i], i + 1 == nf);
+            fputs("]}\n", s.fp);
+        }
+        if (sink_close(&s)) rc = 1;
+        else ppl_table(p_table ? stdout : stderr, langs, R, nf);
+    }
+    for (size_t i = 0; i < nf; i++) { free(langs[i]); free(vpaths[i]); }
+    free(langs); free(vpaths); free(R); free(U);
+    xgd_ppl_close(e);
+    xgd_metrics_free_files(files, nf);
+    return rc ? cli_error() : 0;
+}
+
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
 static void metrics_usage(FILE *fp) {
-    fputs("usage: xgd metrics <toxicity|diversity> [options]   (xgd metrics <name> --help for its flags)\n\n"
+    fputs("usage: xgd metrics <toxicity|diversity|perplexity> [options]   (xgd metrics <name> --help for its flags)\n\n"
           "  toxicity   EMT, toxicity probability, average toxicity per language, with bootstrap intervals\n"
           "             xgd metrics toxicity --perspective_outputs_folder DIR\n"
           "  diversity  distinct-1/2/3 per language, as the seed computes them\n"
-          "             xgd metrics diversity --model_outputs_folder DIR [--tokenizer MODEL] [--sample 25]\n", fp);
+          "             xgd metrics diversity --model_outputs_folder DIR [--tokenizer MODEL] [--sample 25]\n"
+          "  perplexity conditional perplexity per language under mT5 (the seed's), or --corrected under a causal LM\n"
+          "             xgd metrics perplexity --model_outputs_folder DIR [--eval_model_id MODEL] [--corrected]\n", fp);
 }
 
 int cmd_metrics(int argc, char **argv) {
@@ -384,6 +529,7 @@ int cmd_metrics(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "toxicity")) return metrics_toxicity(argc - 1, argv + 1);
     if (!strcmp(argv[1], "diversity")) return metrics_diversity(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "perplexity")) return metrics_perplexity(argc - 1, argv + 1);
     fprintf(stderr, "xgd metrics: error: unknown metric '%s'\n", argv[1]);
     metrics_usage(stderr);
     return 2;
