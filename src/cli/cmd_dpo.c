@@ -78,7 +78,7 @@ int cmd_dpo(int argc, char **argv) {
         .save_steps = save_steps, .logging_steps = logging_steps, .max_steps = max_steps, .patience = patience,
         .lr = lr, .weight_decay = wd, .max_grad_norm = max_grad, .beta = beta, .label_smoothing = smooth, .eval_frac = eval_frac,
         .seed = (uint64_t)seed, .max_chars = (int)max_chars, .skip_bad = skip_bad, .keep_start = keep_start, .resume = !no_resume,
-        .use_lora = use_lora, .lora_r = (int)lora_r, .lora_alpha = lora_alpha, .lora_rslora = rslora, .lora_targets = lora_targets,
+        .summary_out = stdout, .use_lora = use_lora, .lora_r = (int)lora_r, .lora_alpha = lora_alpha, .lora_rslora = rslora, .lora_targets = lora_targets,
     };
     if (xgd_optim_parse(opt, &a.optimizer) || xgd_sched_parse(sched, &a.schedule) || xgd_dpo_loss_parse(loss, &a.loss) ||
         xgd_dtype_parse(save_dtype, &a.save_dtype))

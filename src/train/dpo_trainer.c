@@ -297,7 +297,7 @@ static int train_loop(trainer *t) {
         if (rc == 0) {
             char best_s[32] = "null";
             if (rs.best_step >= 0) snprintf(best_s, sizeof best_s, "%.6g", rs.best);
-            printf("{\"output\": \"%s\", \"steps\": %lld, \"best_step\": %lld, \"best_eval_loss\": %s, \"train_pairs\": %lld, \"eval_pairs\": %lld, \"early_stopped\": %s}\n",
+            if (a->summary_out) fprintf(a->summary_out, "{\"output\": \"%s\", \"steps\": %lld, \"best_step\": %lld, \"best_eval_loss\": %s, \"train_pairs\": %lld, \"eval_pairs\": %lld, \"early_stopped\": %s}\n",
                    fin, (long long)rs.step, (long long)rs.best_step, best_s, (long long)t->n_train, (long long)t->n_eval,
                    stopped ? "true" : "false");
         }

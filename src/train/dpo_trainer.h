@@ -6,6 +6,7 @@
 #ifndef XGD_TRAIN_DPO_TRAINER_H
 #define XGD_TRAIN_DPO_TRAINER_H
 #include <stdint.h>
+#include <stdio.h>
 #include "train/dpo.h"
 #include "train/optim.h"
 
@@ -25,6 +26,7 @@ typedef struct {
     int use_lora, lora_r, lora_rslora;
     double lora_alpha;
     const char *lora_targets;   /* NULL: the paper's targets for the family */
+    FILE *summary_out;          /* where the final JSON line goes (NULL: nowhere) */
 } xgd_dpo_args;
 
 /* Runs the whole training; prints a JSON summary line on stdout. */
