@@ -23,6 +23,13 @@ static inline float *t_randn(int64_t n, float scale) {
     return p;
 }
 
+/* uniform in [-scale, scale): cheaper than normals for the big weight matrices */
+static inline float *t_randu(int64_t n, float scale) {
+    float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    for (int64_t i = 0; i < n; i++) p[i] = scale * (2.0f * xgd_rng_uniform(&t_rng) - 1.0f);
+    return p;
+}
+
 static inline float *t_zeros(int64_t n) { return calloc((size_t)(n > 0 ? n : 1), sizeof(float)); }
 
 /* sum w[i]*y[i] in double */

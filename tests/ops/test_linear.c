@@ -12,7 +12,7 @@ typedef struct {
 } tw;
 
 static void make_w(tw *t, xgd_dtype dt, int layout, int64_t N, int64_t K) {
-    float *src = t_randn(N * K, 0.5f);   /* logical (N,K) */
+    float *src = t_randu(N * K, 0.8f);   /* logical (N,K) */
     t->wide = malloc((size_t)(N * K) * sizeof(float));
     t->store = malloc((size_t)(N * K) * xgd_dtype_size(dt));
     for (int64_t o = 0; o < N; o++)
