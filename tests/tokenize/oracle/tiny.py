@@ -9,6 +9,8 @@ built here from a small multilingual corpus (see test_oracle_tiny.sh):
   left out (→ <0xXX> byte tokens) and so is <0xF0> (so 4-byte chars become one fused <unk>).
 - unigram: NFKC + Metaspace(always) + Unigram (scores from substring counts), $A </s>, Metaspace
   decoder. Rare chars are left out (→ fused <unk>).
+- unigram_xlmr: the same with XLM-R's extras: RobertaProcessing, "<mask>" with lstrip, and a
+  non-special normalized added token.
 
 The Precompiled normalizer (the SentencePiece charsmap of mT5/XLM-R) is not checked here: the
 oracle's tokenizers.js ignores the charsmap and hard-codes an approximation of nmt_nfkc, so it
@@ -187,15 +189,41 @@ def unigram_json():
     }
 
 
+def unigram_xlmr_json():
+    """The Unigram model with XLM-R's extras: <s> ... </s> by RobertaProcessing, "<mask>" with
+    lstrip (a special token that swallows the spaces before it) and a non-special, normalized
+    added token made of two words."""
+    tok = unigram_json()
+    n = len(tok["model"]["vocab"])
+    tok["model"]["vocab"] += [["<s>", 0.0], ["<mask>", 0.0]]
+    tok["added_tokens"] += [dict(id=n, content="<s>", **ADDED_COMMON),
+                            dict(ADDED_COMMON, id=n + 1, content="<mask>", lstrip=True),
+                            dict(ADDED_COMMON, id=n + 2, content="New York", special=False, normalized=True)]
+    tok["model"]["vocab"].append(["New York", 0.0])
+    tok["post_processor"] = {"type": "RobertaProcessing", "sep": ["</s>", 1], "cls": ["<s>", n],
+                             "trim_offsets": True, "add_prefix_space": True}
+    return tok
+
+
+# Added-token contexts. Whitespace before <mask> is limited to chars on which JavaScript's trim and
+# Rust's White_Space agree (not U+0085, U+FEFF), see README.md.
+ADDED_TEXTS = [
+    "a <mask> b", "a  <mask>b", "<mask>", " <mask>", "\t<mask>\n", "x\u00a0\u3000<mask> y", "<mask><mask>",
+    "a <mask> <mask> c", "la <mask> est", "New York", "new york", "I love New York!", "NewYork New  York",
+    "ＮＥＷ York", "<s>New York</s><mask>", "<mask>New York", "x<mask>", "[MASK] <mask> <unk>",
+]
+
+
 def main():
     texts = (CORPUS + [t.upper() for t in CORPUS] + HANDWRITTEN + random_strings(200, seed=99)
-             + random_codepoints(300, seed=98))
+             + random_codepoints(300, seed=98) + ADDED_TEXTS)
     print("not checked: the Precompiled normalizer (SentencePiece charsmap): the oracle cannot "
           "reproduce it (tokenizers.js ignores the charsmap)")
     reports = []
     for name, build, specials in (("wordpiece", wordpiece_json, (2, 3)),
                                   ("bpe_fallback", bpe_fallback_json, (1, 2)),
-                                  ("unigram", unigram_json, (1, 2))):
+                                  ("unigram", unigram_json, (1, 2)),
+                                  ("unigram_xlmr", unigram_xlmr_json, (1, 2))):
         os.makedirs(os.path.join(TMP, f"tiny_{name}"), exist_ok=True)
         path = os.path.join(TMP, f"tiny_{name}", "tokenizer.json")
         tok = build()
