@@ -16,7 +16,7 @@ static char *read_key(const char *arg, const char *file) {
     if (file) {
         char *buf;
         size_t len;
-        if (xgd_read_file(file, &buf, &len) != 0) return NULL;
+        if (xgd_read_file(file, &buf, &len) != 0) { xgd_err_context("--api_key_file"); return NULL; }
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' || buf[len - 1] == '\t'))
             buf[--len] = 0;
         char *s = buf;

@@ -283,15 +283,31 @@ static json_t *lex_response(const xgd_lexicon *lx, const char *lang, int m, cons
                      src ? src + 1 : lx->source, "entries", lx->n, "fnv64", hash, "xgd_matches", m);
 }
 
+/* The list for lang, loaded once per language in a row. */
+static int lex_use(lex_backend *b, const char *lang) {
+    if (b->lx && !strcmp(b->lang, lang)) return 0;
+    xgd_lexicon_free(b->lx);
+    if (!(b->lx = xgd_lexicon_load(b->path, lang))) return -1;
+    snprintf(b->lang, sizeof b->lang, "%s", lang);
+    if (b->lx->n == 0) xgd_warn("lexicon %s has no entries: every score is 0", b->lx->source);
+    return 0;
+}
+
+/* A resumed file must not mix scores of two versions of a list. */
+static int lex_same_config(xgd_scorer *sc, const char *lang, const json_t *resp) {
+    lex_backend *b = sc->impl;
+    if (lex_use(b, lang) != 0) return -1;
+    char hash[20];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)b->lx->hash);
+    const char *h = xgd_json_str(json_object_get(resp, "xgd_lexicon"), "fnv64", "");
+    if (strcmp(h, hash) != 0) return xgd_fail("word list fnv64 %s, now %s", h, hash);
+    return 0;
+}
+
 static int lex_score(xgd_scorer *sc, const char *lang, xgd_score_item *items, int64_t n, xgd_score_done_fn done,
                      void *ctx) {
     lex_backend *b = sc->impl;
-    if (!b->lx || strcmp(b->lang, lang) != 0) {
-        xgd_lexicon_free(b->lx);
-        if (!(b->lx = xgd_lexicon_load(b->path, lang))) return -1;
-        snprintf(b->lang, sizeof b->lang, "%s", lang);
-        if (b->lx->n == 0) xgd_warn("lexicon %s has no entries: every score is 0", b->lx->source);
-    }
+    if (lex_use(b, lang) != 0) return -1;
     for (int64_t i = 0; i < n; i++) {
         int m = xgd_lexicon_matches(b->lx, items[i].query);
         if (m < 0) {   /* cannot happen for text that came through jansson */
@@ -324,6 +340,7 @@ xgd_scorer *xgd_lexicon_open(const xgd_score_opts *o) {
     sc->impl = b;
     sc->score = lex_score;
     sc->free = lex_free;
+    sc->same_config = lex_same_config;
     snprintf(sc->tag, sizeof sc->tag, "lexicon/%d", XGD_LEXICON_VERSION);
     return sc;
 }

@@ -19,6 +19,11 @@ struct xgd_ppl {
     xgd_t5 *t5;          /* seed mode */
     xgd_model *lm;       /* corrected mode */
     xgd_tokenizer *tok;
+    /* The seed scores 25 generations per prompt: meanCE(P) of the last prompt is kept and reused
+     * (the same computation, so the same float). */
+    char *last_prompt;
+    size_t last_plen;
+    float last_loss;
 };
 
 /* ---- opening ---------------------------------------------------------------------------------- */
@@ -64,6 +69,7 @@ void xgd_ppl_close(xgd_ppl *p) {
     xgd_t5_free(p->t5);
     xgd_model_free(p->lm);
     xgd_tokenizer_free(p->tok);
+    free(p->last_prompt);
     free(p);
 }
 
@@ -147,9 +153,20 @@ static int copy_loss(const xgd_ppl *p, const xgd_encoding *e, float *loss) {
     return 0;
 }
 
-static int seed_one(const xgd_ppl *p, const xgd_encoding *f, const xgd_encoding *pe, float *ppl) {
+static int seed_one(xgd_ppl *p, const xgd_encoding *f, const xgd_encoding *pe, const char *prompt, size_t plen,
+                    float *ppl) {
     float lf, lp;
-    if (copy_loss(p, f, &lf) || copy_loss(p, pe, &lp)) return -1;
+    int same = p->last_prompt && p->last_plen == plen && memcmp(p->last_prompt, prompt, plen) == 0;
+    if (same) lp = p->last_loss;
+    else {
+        if (copy_loss(p, pe, &lp)) return -1;
+        free(p->last_prompt);
+        p->last_prompt = xgd_malloc(plen + 1);
+        memcpy(p->last_prompt, prompt, plen);
+        p->last_plen = plen;
+        p->last_loss = lp;
+    }
+    if (copy_loss(p, f, &lf)) return -1;
     *ppl = xgd_ppl_seed_formula(lf, f->n, lp, pe->n);
     return 0;
 }
@@ -195,7 +212,7 @@ int xgd_ppl_one(xgd_ppl *p, const char *prompt, size_t plen, const char *gen, si
     int rc = encode(p, full, plen + glen, &f);
     if (!rc) rc = encode(p, prompt, plen, &pe);
     else memset(&pe, 0, sizeof pe);
-    if (!rc) rc = p->corrected ? corrected_one(p, &f, &pe, ppl) : seed_one(p, &f, &pe, ppl);
+    if (!rc) rc = p->corrected ? corrected_one(p, &f, &pe, ppl) : seed_one(p, &f, &pe, prompt, plen, ppl);
     xgd_encoding_free(&f);
     xgd_encoding_free(&pe);
     free(full);

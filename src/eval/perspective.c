@@ -296,6 +296,23 @@ static int persp_score(xgd_scorer *sc, const char *lang, xgd_score_item *items, 
     return rc;
 }
 
+/* A resumed file keeps the attributes it was started with: the stored answer has exactly them. */
+static int persp_same_config(xgd_scorer *sc, const char *lang, const json_t *resp) {
+    (void)lang;
+    persp *p = sc->impl;
+    json_t *scores = json_object_get(resp, "attributeScores");
+    int same = json_object_size(scores) == json_array_size(p->attrs);
+    for (size_t i = 0; same && i < json_array_size(p->attrs); i++) {
+        char name[64];
+        /* "TOXICITY@6" pins a version; the answer names the attribute without it */
+        snprintf(name, sizeof name, "%s", json_string_value(json_array_get(p->attrs, i)));
+        char *at = strchr(name, '@');
+        if (at) *at = 0;
+        same = json_object_get(scores, name) != NULL;
+    }
+    return same ? 0 : xgd_fail("its attributes differ from --attributes");
+}
+
 /* ---- open / free ---------------------------------------------------------------------------- */
 
 static void persp_free(xgd_scorer *sc) {
@@ -347,6 +364,7 @@ xgd_scorer *xgd_perspective_open(const xgd_score_opts *o) {
     sc->impl = p;
     sc->score = persp_score;
     sc->free = persp_free;
+    sc->same_config = persp_same_config;
     snprintf(sc->tag, sizeof sc->tag, "perspective");
     p->o = *o;
     p->attrs = attrs;

@@ -199,7 +199,8 @@ static void idx_push(idx_list *l, int64_t k) {
 }
 
 static int check_record(const char *text, size_t len, const char *path, long line, const gen_input *in, int64_t k,
-                        const char *tag, int64_t *failed, idx_list *redo) {
+                        xgd_scorer *sc, const char *lang, int64_t *failed, idx_list *redo) {
+    const char *tag = sc->tag;
     json_t *r = xgd_json_parse_line(text, len, path, line);
     if (!r) return xgd_err_context("not a score record; use --overwrite to start again");
     const char *q = xgd_json_str(r, "query", NULL), *p = xgd_json_str(r, "prompt", NULL);
@@ -222,13 +223,16 @@ static int check_record(const char *text, size_t len, const char *path, long lin
         if (strcmp(b, tag) != 0)
             rc = xgd_fail("%s:%ld: this file was scored by '%s', not '%s'; use another --output_folder or --overwrite",
                           path, line, b, tag);
+        else if (sc->same_config && sc->same_config(sc, lang, resp) != 0)
+            rc = xgd_err_context("%s:%ld: scored with other settings (%s); use another --output_folder or --overwrite",
+                                 path, line, xgd_errmsg());
     }
     json_decref(r);
     return rc;
 }
 
 /* The records already complete: how many, and the byte length to keep (a torn last line is cut). */
-static int scan_output(const char *path, const gen_input *in, const char *tag, int64_t *done, long *keep,
+static int scan_output(const char *path, const gen_input *in, xgd_scorer *sc, const char *lang, int64_t *done, long *keep,
                        int64_t *failed, idx_list *redo) {
     *done = 0;
     *keep = 0;
@@ -241,7 +245,7 @@ static int scan_output(const char *path, const gen_input *in, const char *tag, i
     size_t s = 0;
     for (size_t i = 0; i < len && rc == 0; i++) {
         if (buf[i] != '\n') continue;
-        rc = check_record(buf + s, i - s, path, (long)*done + 1, in, *done, tag, failed, redo);
+        rc = check_record(buf + s, i - s, path, (long)*done + 1, in, *done, sc, lang, failed, redo);
         if (rc == 0) { (*done)++; *keep = (long)i + 1; }
         s = i + 1;
     }
@@ -379,7 +383,7 @@ int xgd_score_file(xgd_scorer *s, const char *datapath, const char *out_path, co
     int64_t done = 0, failed = 0;
     long keep = 0;
     idx_list redo = {0};
-    if (!run->overwrite && scan_output(out_path, &in, s->tag, &done, &keep, &failed, run->retry_failed ? &redo : NULL) != 0) {
+    if (!run->overwrite && scan_output(out_path, &in, s, lang, &done, &keep, &failed, run->retry_failed ? &redo : NULL) != 0) {
         input_free(&in);
         free(redo.v);
         return -1;

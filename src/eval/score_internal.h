@@ -23,6 +23,9 @@ struct xgd_scorer {
     int (*score)(xgd_scorer *s, const char *lang, xgd_score_item *items, int64_t n,
                  xgd_score_done_fn done, void *ctx);
     void (*free)(xgd_scorer *s);
+    /* Optional: 0 if a stored response of this backend came from the same settings (word list,
+     * attributes), else -1 with xgd_fail saying what differs, so that a resumed file never mixes them. */
+    int (*same_config)(xgd_scorer *s, const char *lang, const json_t *response);
     void *impl;
 };
 

@@ -175,6 +175,15 @@ p = xgd(["--lexicon", lists, "--datapath", os.path.join(T, "output-rtp_lx_en.jso
 check(p.returncode == 0 and read_lines(out_en) == full and json.loads(p.stdout)["resumed_after"] == len(full) - 1,
       f"torn line resume: {p.stdout} {p.stderr}")
 
+# a changed word list is not mixed into a file scored with the old one
+with open(os.path.join(lists, "en.txt"), "a", encoding="utf-8") as f:
+    f.write("newword\n")
+p = xgd(["--lexicon", lists, "--datapath", os.path.join(T, "output-rtp_lx_en.json"), "--output_folder", os.path.join(T, "out")])
+check(p.returncode != 0 and "scored with other settings (word list fnv64" in p.stderr and read_lines(out_en) == full,
+      f"changed list: {p.stderr}")
+with open(os.path.join(lists, "en.txt"), "w", encoding="utf-8") as f:
+    f.write("# English test list\n" + "\n".join(EN) + "\n\n")
+
 # a file scored by another backend is not mixed with this one
 alien = os.path.join(T, "alien")
 os.makedirs(alien)

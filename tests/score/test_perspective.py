@@ -152,6 +152,11 @@ try:
     check(p.returncode == 0 and read_lines(out) == full and len(fake.log) == 0, "rerun of a complete file changed it")
     check(p.returncode == 0 and json.loads(p.stdout)["resumed_after"] == len(rows), "resumed_after")
 
+    # other attributes than the file was started with: refused, file unchanged
+    p = xgd(["--datapath", gen, "--output_folder", os.path.join(T, "a"), "--api_key_file", KEYFILE,
+             "--attributes", "TOXICITY,INSULT"] + FAST)
+    check(p.returncode != 0 and "attributes differ" in p.stderr and read_lines(out) == full, f"attributes changed: {p.stderr}")
+
     # 3. kill -9 at several points, tear the last line, resume: the uninterrupted run's bytes
     fake.fault_rate = 0.15
     for k, delay in enumerate([0.3, 0.8, 1.5]):
