@@ -5,9 +5,11 @@ equal to d_model but d_ff odd-sized; f32, bf16 with transformers-5 config spelli
 variant (plain relu `wi`, tied head without lm_head.weight, so the d_model^-0.5 rescale applies).
 
 This script writes the reference arrays (the golden fixtures' names) and runs the C test
-`model_test_t5 --ref DIR --model DIR`, which compares at 1e-4 (losses 1e-5)."""
+`model_test_t5 --ref DIR --model DIR`, which compares at 1e-4 (losses 1e-5). Then a checkpoint with a
+tensor removed and one whose config disagrees with a shape must fail with a message naming the tensor."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -78,6 +80,32 @@ def write_refs(model_dir, ref_dir):
     save("gen_batch_logits", steps.numpy())
 
 
+def broken_checkpoints(exe, good):
+    """A missing tensor and a config that disagrees with a shape: clear messages, no crash."""
+    ok = True
+    cases = (("missing", "missing tensor 'decoder.block.2.layer.2.DenseReluDense.wo.weight'"),
+             ("shape", "has shape [48,32] but config.json implies [40,32]"))
+    for kind, want in cases:
+        d = os.path.join(TMP, "broken_" + kind)
+        shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(good, d)
+        t, _ = read_folder(d)
+        if kind == "missing":
+            del t["decoder.block.2.layer.2.DenseReluDense.wo.weight"]
+            save_file(t, os.path.join(d, "model.safetensors"))
+        else:
+            with open(os.path.join(d, "config.json")) as f:
+                cfg = json.load(f)
+            cfg["d_ff"] = 40
+            with open(os.path.join(d, "config.json"), "w") as f:
+                json.dump(cfg, f)
+        r = subprocess.run([exe, "--ref", os.path.join(TMP, "mt5", "ref"), "--model", d], capture_output=True, text=True)
+        good_msg = r.returncode == 1 and want in r.stderr
+        print(f"broken {kind}: {'ok' if good_msg else 'FAILED: ' + r.stderr.strip()[:300]}")
+        ok &= good_msg
+    return ok
+
+
 def main():
     exe = os.path.join(os.path.dirname(XGD), "model_test_t5")
     if not os.path.exists(exe):
@@ -95,6 +123,7 @@ def main():
         sys.stdout.write(f"{name}: {r.stdout}")
         sys.stderr.write(r.stderr)
         failed |= r.returncode != 0
+    failed |= not broken_checkpoints(exe, os.path.join(TMP, "mt5", "model"))
     print("test_t5_oracle:", "FAILED" if failed else "ok")
     return 1 if failed else 0
 
