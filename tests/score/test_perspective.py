@@ -193,7 +193,11 @@ try:
     e.pop("PERSPECTIVE_API_KEY", None)
     proc = subprocess.Popen([XGD, "score", "--datapath", g20, "--output_folder", os.path.join(T, "q"), "--api_key", KEY,
                              "--qps", "20"] + FAST, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
-    time.sleep(0.3)
+    # once the first request is in, the arguments have been parsed and the key wiped from them
+    for _ in range(200):
+        if fake.log or proc.poll() is not None:
+            break
+        time.sleep(0.05)
     try:
         with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
             cmdline = f.read()
