@@ -77,11 +77,11 @@ int xgd_csv_parse(const char *text, size_t len, const char *path, xgd_csv *out) 
             out->header = xgd_malloc(sizeof(char *) * (size_t)ncol);
             memcpy(out->header, row.v, sizeof(char *) * (size_t)ncol);
             out->ncol = ncol;
+            row.n = 0; /* the header owns them now */
             continue;
         }
         if (row.n != ncol) {
             xgd_fail("%s:%ld: %lld fields, the header has %d", path, row_line, (long long)row.n, ncol);
-            for (int64_t i = 0; i < row.n; i++) free(row.v[i]);
             goto fail;
         }
         for (int64_t i = 0; i < row.n; i++) push(&cells, row.v[i]);
@@ -95,6 +95,7 @@ int xgd_csv_parse(const char *text, size_t len, const char *path, xgd_csv *out) 
     out->line = lines;
     return 0;
 fail:
+    for (int64_t i = 0; i < row.n; i++) free(row.v[i]); /* the fields of the row being read */
     free(row.v);
     for (int64_t i = 0; i < cells.n; i++) free(cells.v[i]);
     free(cells.v);
