@@ -20,83 +20,86 @@ static uint64_t hash_u64(uint64_t x) {
 /* ---- tk_strmap ---- */
 static void strmap_grow(tk_strmap *m) {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    char **keys = xgd_calloc(ncap, sizeof *keys);
-    uint32_t *klen = xgd_calloc(ncap, sizeof *klen);
-    int32_t *vals = xgd_calloc(ncap, sizeof *vals);
+    tk_strslot *slots = xgd_calloc(ncap, sizeof *slots);
     for (size_t i = 0; i < m->cap; i++) {
-        if (!m->keys[i]) continue;
-        size_t j = hash_bytes(m->keys[i], m->klen[i]) & (ncap - 1);
-        while (keys[j]) j = (j + 1) & (ncap - 1);
-        keys[j] = m->keys[i]; klen[j] = m->klen[i]; vals[j] = m->vals[i];
+        if (!m->slots[i].key) continue;
+        size_t j = m->slots[i].hash & (ncap - 1);
+        while (slots[j].key) j = (j + 1) & (ncap - 1);
+        slots[j] = m->slots[i];
     }
-    free(m->keys); free(m->klen); free(m->vals);
-    m->keys = keys; m->klen = klen; m->vals = vals; m->cap = ncap;
+    free(m->slots);
+    m->slots = slots; m->cap = ncap;
 }
 
 void tk_strmap_put(tk_strmap *m, const char *s, size_t n, int32_t v) {
     if ((m->n + 1) * 2 > m->cap) strmap_grow(m);
-    size_t j = hash_bytes(s, n) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->klen[j] == n && memcmp(m->keys[j], s, n) == 0) { m->vals[j] = v; return; }
+    uint32_t h = (uint32_t)hash_bytes(s, n);
+    size_t j = h & (m->cap - 1);
+    while (m->slots[j].key) {
+        tk_strslot *e = &m->slots[j];
+        if (e->hash == h && e->len == n && memcmp(e->key, s, n) == 0) { e->val = v; return; }
         j = (j + 1) & (m->cap - 1);
     }
     char *k = xgd_malloc(n + 1);
     memcpy(k, s, n); k[n] = 0;
-    m->keys[j] = k; m->klen[j] = (uint32_t)n; m->vals[j] = v; m->n++;
+    m->slots[j] = (tk_strslot){k, (uint32_t)n, h, v};
+    m->n++;
 }
 
 int32_t tk_strmap_get(const tk_strmap *m, const char *s, size_t n) {
     if (!m->cap) return -1;
-    size_t j = hash_bytes(s, n) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->klen[j] == n && memcmp(m->keys[j], s, n) == 0) return m->vals[j];
+    uint32_t h = (uint32_t)hash_bytes(s, n);
+    size_t j = h & (m->cap - 1);
+    while (m->slots[j].key) {
+        const tk_strslot *e = &m->slots[j];
+        if (e->hash == h && e->len == n && memcmp(e->key, s, n) == 0) return e->val;
         j = (j + 1) & (m->cap - 1);
     }
     return -1;
 }
 
 void tk_strmap_free(tk_strmap *m) {
-    for (size_t i = 0; i < m->cap; i++) free(m->keys[i]);
-    free(m->keys); free(m->klen); free(m->vals);
+    for (size_t i = 0; i < m->cap; i++) free(m->slots[i].key);
+    free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
 /* ---- tk_u64map ---- */
 static void u64map_grow(tk_u64map *m) {
     size_t ncap = m->cap ? m->cap * 2 : 64;
-    uint64_t *keys = xgd_malloc(ncap * sizeof *keys), *vals = xgd_malloc(ncap * sizeof *vals);
-    memset(keys, 0xff, ncap * sizeof *keys);
+    tk_u64slot *slots = xgd_malloc(ncap * sizeof *slots);
+    for (size_t i = 0; i < ncap; i++) slots[i].k = UINT64_MAX;
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->keys[i] == UINT64_MAX) continue;
-        size_t j = hash_u64(m->keys[i]) & (ncap - 1);
-        while (keys[j] != UINT64_MAX) j = (j + 1) & (ncap - 1);
-        keys[j] = m->keys[i]; vals[j] = m->vals[i];
+        if (m->slots[i].k == UINT64_MAX) continue;
+        size_t j = hash_u64(m->slots[i].k) & (ncap - 1);
+        while (slots[j].k != UINT64_MAX) j = (j + 1) & (ncap - 1);
+        slots[j] = m->slots[i];
     }
-    free(m->keys); free(m->vals);
-    m->keys = keys; m->vals = vals; m->cap = ncap;
+    free(m->slots);
+    m->slots = slots; m->cap = ncap;
 }
 
 void tk_u64map_put(tk_u64map *m, uint64_t k, uint64_t v) {
     if ((m->n + 1) * 2 > m->cap) u64map_grow(m);
     size_t j = hash_u64(k) & (m->cap - 1);
-    while (m->keys[j] != UINT64_MAX) {
-        if (m->keys[j] == k) { m->vals[j] = v; return; }
+    while (m->slots[j].k != UINT64_MAX) {
+        if (m->slots[j].k == k) { m->slots[j].v = v; return; }
         j = (j + 1) & (m->cap - 1);
     }
-    m->keys[j] = k; m->vals[j] = v; m->n++;
+    m->slots[j].k = k; m->slots[j].v = v; m->n++;
 }
 
 int tk_u64map_get(const tk_u64map *m, uint64_t k, uint64_t *v) {
     if (!m->cap) return 0;
     size_t j = hash_u64(k) & (m->cap - 1);
-    while (m->keys[j] != UINT64_MAX) {
-        if (m->keys[j] == k) { *v = m->vals[j]; return 1; }
+    while (m->slots[j].k != UINT64_MAX) {
+        if (m->slots[j].k == k) { *v = m->slots[j].v; return 1; }
         j = (j + 1) & (m->cap - 1);
     }
     return 0;
 }
 
-void tk_u64map_free(tk_u64map *m) { free(m->keys); free(m->vals); memset(m, 0, sizeof *m); }
+void tk_u64map_free(tk_u64map *m) { free(m->slots); memset(m, 0, sizeof *m); }
 
 /* ---- tk_trie ---- */
 void tk_trie_init(tk_trie *t) {
@@ -104,6 +107,7 @@ void tk_trie_init(tk_trie *t) {
     t->cap = 64; t->n = 1;
     t->value = xgd_malloc(t->cap * sizeof *t->value);
     t->value[0] = -1;
+    for (int c = 0; c < 256; c++) t->root[c] = -1;
 }
 
 void tk_trie_add(tk_trie *t, const char *s, size_t n, int32_t id) {
@@ -115,6 +119,7 @@ void tk_trie_add(tk_trie *t, const char *s, size_t n, int32_t id) {
             next = (int32_t)t->n++;
             t->value[next] = -1;
             tk_u64map_put(&t->edges, ((uint64_t)node << 8) | (uint8_t)s[i], (uint64_t)next);
+            if (node == 0) t->root[(uint8_t)s[i]] = next;
         }
         node = next;
     }
@@ -122,6 +127,7 @@ void tk_trie_add(tk_trie *t, const char *s, size_t n, int32_t id) {
 }
 
 int32_t tk_trie_step(const tk_trie *t, int32_t node, uint8_t c) {
+    if (node == 0) return t->root[c];
     uint64_t v;
     return tk_u64map_get(&t->edges, ((uint64_t)node << 8) | c, &v) ? (int32_t)v : -1;
 }
