@@ -9,6 +9,7 @@
 #include "interp/neurons.h"
 #include "interp/report.h"
 #include "interp/svg.h"
+#include "model/intervene.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,8 @@ static char *prompt_file(const char *dir, const char *pattern, const char *lang)
 
 /* Run one model over every language: out (nlang, nn) per-neuron means. */
 static int run_model(const char *model, const char *tokenizer, char **langs, int nl, const char *dir, const char *pattern,
-                     const xgd_neuron *nr, int nn, int steps, int batch, int64_t max_prompts, int no_bos, double *out) {
+                     const xgd_neuron *nr, int nn, int steps, int batch, int64_t max_prompts, int no_bos, const xgd_hooks *extra,
+                     double *out) {
     xgd_model *m;
     if (xgd_model_load(&m, model) != 0) return -1;
     xgd_tokenizer *tok = xgd_tokenizer_load(tokenizer ? tokenizer : m->path);
@@ -57,7 +59,7 @@ static int run_model(const char *model, const char *tokenizer, char **langs, int
         int *lens;
         rc = xgd_prompt_ids(tok, (const char *const *)pr.text, np, bos, m->hp.max_pos - steps, &seqs, &lens);
         if (rc == 0) {
-            xgd_record_opts ro = {steps, batch, NULL};
+            xgd_record_opts ro = {steps, batch, extra};
             rc = xgd_neuron_means(m, (const int32_t *const *)seqs, lens, np, nr, nn, &ro, out + (size_t)li * nn, NULL);
             if (rc != 0) xgd_err_context("%s", path);
             xgd_prompt_ids_free(seqs, lens, np);
@@ -108,7 +110,7 @@ static void table(FILE *f, char **langs, int nl, const xgd_neuron *nr, int nn, c
 
 int cmd_activations(int argc, char **argv) {
     const char *model = NULL, *compare = NULL, *neurons = NULL, *prompt_dir = NULL, *langs_s = NULL, *pattern = NULL,
-               *output = NULL, *tokenizer = NULL;
+               *output = NULL, *tokenizer = NULL, *intervene = NULL;
     long steps = 20, batch = 10, max_prompts = 0;
     int no_bos = 0;
     const opt_spec opts[] = {
@@ -123,6 +125,7 @@ int cmd_activations(int argc, char **argv) {
         {"max_prompts", OPT_INT, &max_prompts, "N", "use only the first N prompts of each language (default all)"},
         {"no_bos", OPT_FLAG, &no_bos, NULL, "do not prepend BOS (TransformerLens' to_tokens prepends it; the seed's default)"},
         {"tokenizer", OPT_STR, &tokenizer, "PATH", "tokenizer folder or file (default: each model's folder)"},
+        {"intervene", OPT_STR, &intervene, "SPEC", "edit neurons in both models at every position before recording, e.g. 'layer.14.mlp.post_act[5723]+=5' (as xgd generate --intervene)"},
         {"output", OPT_STR, &output, "DIR", "write activations.json, activations.txt and activations.svg (bars per language, before/after) there"},
         {0},
     };
@@ -144,18 +147,23 @@ int cmd_activations(int argc, char **argv) {
     if (nl == 0) { xgd_free_list(langs); fprintf(stderr, "xgd activations: error: --langs is empty\n"); return 2; }
     xgd_neuron *nr = NULL;
     double *v = NULL;
+    xgd_hooks ivh = {0};
+    xgd_intervention *iv = NULL;
     json_t *root = NULL;
     if (xgd_neurons_load(neurons, NULL, &nr, &nn) != 0) goto done;
+    if (intervene && !(iv = xgd_intervention_parse(intervene, &ivh))) goto done;
     v = xgd_malloc(sizeof(double) * (size_t)nm * nl * nn); /* (model, lang, neuron) */
     const char *models[2] = {model, compare};
     for (int mi = 0; mi < nm; mi++)
         if (run_model(models[mi], tokenizer, langs, nl, prompt_dir, pattern, nr, nn, (int)steps, (int)batch, max_prompts, no_bos,
-                      v + (size_t)mi * nl * nn) != 0) goto done;
+                      iv ? &ivh : NULL, v + (size_t)mi * nl * nn) != 0) goto done;
+    if (iv && xgd_intervention_out_of_range(iv) > 0) { xgd_fail("--intervene names neurons outside the hook's width"); goto done; }
     root = json_object();
     json_object_set_new(root, "model", json_string(model));
     if (compare) json_object_set_new(root, "compare", json_string(compare));
     json_object_set_new(root, "steps", json_integer(steps));
     json_object_set_new(root, "bos_prepended", json_boolean(!no_bos));
+    if (intervene) json_object_set_new(root, "intervene", json_string(intervene));
     json_t *jn = json_array();
     for (int k = 0; k < nn; k++) json_array_append_new(jn, json_pack("{sisI}", "layer", nr[k].layer, "neuron", (json_int_t)nr[k].neuron));
     json_object_set_new(root, "neurons", jn);
@@ -206,6 +214,7 @@ int cmd_activations(int argc, char **argv) {
     }
 done:
     json_decref(root);
+    xgd_intervention_free(iv);
     free(v);
     free(nr);
     xgd_free_list(langs);

@@ -43,6 +43,42 @@ static void free_labelled(labelled *d) {
     free(d->y);
 }
 
+/* --feature_cache: the features (n, H) as .npy with a sidecar FILE.json holding what they were
+ * computed from; reused only when that description matches exactly. */
+static json_t *cache_key(const xgd_model *m, const char *train_fp, const char *val_fp, const char *tc, const char *lc,
+                         int sel, int pool, long max_len, int64_t n) {
+    return json_pack("{sssssssssssisisIsI}", "model", m->path, "train_fp", train_fp, "val_fp", val_fp ? val_fp : "",
+                     "text_column", tc, "label_column", lc, "hidden_state", sel, "pooling", pool, "max_length", (json_int_t)max_len,
+                     "rows", (json_int_t)n);
+}
+
+static int cache_load(const char *path, const json_t *key, float *X, int64_t n, int H) {
+    char side[4200];
+    snprintf(side, sizeof side, "%s.json", path);
+    if (!xgd_is_file(path) || !xgd_is_file(side)) return 0;
+    json_error_t e;
+    json_t *k = json_load_file(side, 0, &e);
+    int same = k && json_equal(k, key);
+    json_decref(k);
+    if (!same) { xgd_info("%s: computed from other inputs; recomputing", path); return 0; }
+    xgd_npy a;
+    if (xgd_npy_read(path, &a) != 0) return -1;
+    int ok = a.dtype == XGD_F32 && a.ndim == 2 && a.shape[0] == n && a.shape[1] == H;
+    if (ok) memcpy(X, a.data, sizeof(float) * (size_t)n * (size_t)H);
+    xgd_npy_free(&a);
+    if (!ok) return xgd_fail("%s: not a float32 (%lld, %d) array", path, (long long)n, H);
+    xgd_info("features from %s", path);
+    return 1;
+}
+
+static int cache_save(const char *path, const json_t *key, const float *X, int64_t n, int H) {
+    char side[4200];
+    snprintf(side, sizeof side, "%s.json", path);
+    int64_t sh[2] = {n, H};
+    if (xgd_npy_write(path, XGD_F32, X, 2, sh) != 0) return -1;
+    return xgd_json_write(side, key);
+}
+
 typedef struct { const char *dir; FILE *log; } epoch_ctx;
 
 static void jnum(FILE *f, const char *k, double v) {
@@ -69,7 +105,7 @@ static int on_epoch(void *user, const xgd_probe_epoch *e, const float *w, int H)
 
 int cmd_probe(int argc, char **argv) {
     const char *model = NULL, *train_fp = NULL, *val_fp = NULL, *text_col = "text", *label_col = "label", *pooling = "avg",
-               *output = NULL, *tokenizer = NULL;
+               *output = NULL, *tokenizer = NULL, *feature_cache = NULL;
     long layer = -1, epochs = 20, batch = 10, seed = 99, feat_batch = 8, max_len = 0;
     double lr = 1e-6;
     const opt_spec opts[] = {
@@ -87,6 +123,7 @@ int cmd_probe(int argc, char **argv) {
         {"feature_batch", OPT_INT, &feat_batch, "N", "texts per forward pass when computing the features (default 8)"},
         {"max_length", OPT_INT, &max_len, "N", "truncate texts to N tokens on the right (default: the model's position limit)"},
         {"tokenizer", OPT_STR, &tokenizer, "PATH", "tokenizer folder or file (default: the model folder)"},
+        {"feature_cache", OPT_STR, &feature_cache, "FILE.npy", "keep the features there (with FILE.npy.json naming their inputs) and reuse them when the inputs match"},
         {"output", OPT_STR, &output, "DIR", "writes log.jsonl (per-epoch train/val loss and accuracy), probe-epK.npy, best-probe.npy, summary.json"},
         {0},
     };
@@ -122,9 +159,17 @@ int cmd_probe(int argc, char **argv) {
     if (max_len <= 0) max_len = m->hp.max_pos;
     int64_t n = tr.n + va.n;
     X = xgd_malloc(sizeof(float) * (size_t)n * (size_t)H);
-    xgd_info("features: %lld texts, hidden state %d of %d, %s pooling", (long long)n, sel, L, pooling);
-    if (xgd_pool_texts(m, tok, tr.text, tr.n, (int)feat_batch, 1, (int)max_len, &sel, 1, pool, X) != 0) goto done;
-    if (have_val && xgd_pool_texts(m, tok, va.text, va.n, (int)feat_batch, 1, (int)max_len, &sel, 1, pool, X + (size_t)tr.n * H) != 0) goto done;
+    json_t *key = cache_key(m, train_fp, val_fp, text_col, label_col, sel, pool, max_len, n);
+    int cached = feature_cache ? cache_load(feature_cache, key, X, n, H) : 0;
+    if (cached < 0) { json_decref(key); goto done; }
+    if (!cached) {
+        xgd_info("features: %lld texts, hidden state %d of %d, %s pooling", (long long)n, sel, L, pooling);
+        int e = xgd_pool_texts(m, tok, tr.text, tr.n, (int)feat_batch, 1, (int)max_len, &sel, 1, pool, X);
+        if (e == 0 && have_val) e = xgd_pool_texts(m, tok, va.text, va.n, (int)feat_batch, 1, (int)max_len, &sel, 1, pool, X + (size_t)tr.n * H);
+        if (e == 0 && feature_cache) e = cache_save(feature_cache, key, X, n, H);
+        if (e != 0) { json_decref(key); goto done; }
+    }
+    json_decref(key);
     uint8_t *y = xgd_malloc((size_t)n);
     memcpy(y, tr.y, (size_t)tr.n);
     if (have_val) memcpy(y + tr.n, va.y, (size_t)va.n);

@@ -62,6 +62,14 @@ PY
   --layer 0 --pooling last --output "$T/probe2" >/dev/null 2>&1 && ok || bad "probe with --val_fp"
 grep -q '"n_val": 101' "$T/probe2/summary.json" && ok || bad "probe --val_fp: n_val"
 
+# --feature_cache: the second run reuses the features (the model does not run) and trains the same
+for i in 1 2; do
+  "$XGD" probe --model "$T/m" --train_fp "$JIG" --text_column comment_text --label_column toxic --epochs 2 \
+    --feature_cache "$T/fc.npy" --output "$T/pc$i" >/dev/null 2>"$T/pc$i.err" || bad "probe --feature_cache run $i"
+done
+grep -q "features from" "$T/pc2.err" && ok || bad "feature cache not reused: $(cat "$T/pc2.err")"
+cmp -s "$T/pc1/log.jsonl" "$T/pc2/log.jsonl" && cmp -s "$T/pc1/best-probe.npy" "$T/pc2/best-probe.npy" && ok || bad "cached features trained differently"
+
 # bad inputs: wrong column, a bad label, an unterminated quote
 "$XGD" -q probe --model "$T/m" --train_fp "$JIG" --output "$T/x" 2>"$T/err" && bad "missing column accepted" || \
   { grep -q "no column 'text'" "$T/err" && ok || bad "missing column message: $(cat "$T/err")"; }
@@ -111,6 +119,27 @@ for l in langs:
 root = ET.parse(f"{d}/activations.svg").getroot()
 rects = [e for e in root.iter() if e.tag.endswith("rect")]
 assert len(rects) >= 1 + 2 + 2 * 17, len(rects)
+PY
+# --intervene: +5 on the first neuron shifts its recorded mean by 5 (one step: the prompt pass only), the others in
+# its layer and below stay the same
+read -r L0 N0 < <($PY -c "import json,sys; v=json.load(open(sys.argv[1]))['vectors'][0]; print(v['layer'], v['neuron'])" "$T/vec_all/vectors.json")
+for off in 0 5; do
+  "$XGD" -q activations --model "$T/m" --neurons "$T/vec_all/vectors.json" --prompt_dir "$PAR" --langs en,de --max_prompts 6 --steps 1 \
+    --intervene "layer.$L0.mlp.post_act[$N0]+=$off" --output "$T/iv$off" >/dev/null 2>"$T/err" || bad "activations --intervene: $(cat "$T/err")"
+done
+"$XGD" -q activations --model "$T/m" --neurons "$T/vec_all/vectors.json" --prompt_dir "$PAR" --langs en,de --max_prompts 6 --steps 1 \
+  --output "$T/iv" >/dev/null 2>&1 || bad "activations without --intervene"
+$PY - "$T" "$L0" <<'PY' && ok || bad "activations --intervene values"
+import json, sys
+t, L0 = sys.argv[1], int(sys.argv[2])
+a, z, f = (json.load(open(f"{t}/{d}/activations.json")) for d in ("iv", "iv0", "iv5"))
+for lang in ("en", "de"):
+    base, zero, five = (x["per_neuron"][lang]["base"] for x in (a, z, f))
+    assert base == zero, "offset 0 changed the values"
+    assert abs(five[0] - base[0] - 5) < 1e-5, (five[0], base[0])
+    for k, n in enumerate(a["neurons"]):
+        if k and n["layer"] <= L0 and n != a["neurons"][0]:
+            assert five[k] == base[k], (k, n, five[k], base[k])
 PY
 "$XGD" -q activations --model "$T/m" --neurons "$T/vec_all/vectors.json" --prompt_dir "$PAR" --langs en,xx 2>"$T/err" >/dev/null && \
   bad "missing language accepted" || { grep -q "no prompt file for language 'xx'" "$T/err" && ok || bad "missing language message: $(cat "$T/err")"; }
