@@ -245,48 +245,168 @@ static const char *str_field(json_t *o, const char *key, size_t *len) {
     return json_string_value(v);
 }
 
-int xgd_ppl_file(xgd_ppl *p, const char *path, const char *values_path, double max_ppl, xgd_ppl_result *r) {
-    memset(r, 0, sizeof *r);
-    if (values_path && xgd_is_file(values_path)) return read_values(values_path, r);
+/* The non-blank records of a generation file, in order. */
+typedef struct { char *prompt, *gen; size_t plen, glen; } ppl_rec;
+
+static char *dup_bytes(const char *s, size_t n) {
+    char *d = xgd_malloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+static void free_recs(ppl_rec *v, size_t n) {
+    for (size_t i = 0; i < n; i++) { free(v[i].prompt); free(v[i].gen); }
+    free(v);
+}
+
+static int read_records(const char *path, ppl_rec **out, size_t *n_out, xgd_ppl_result *r) {
     xgd_jsonl in;
+    *out = NULL;
+    *n_out = 0;
     if (xgd_jsonl_open(&in, path)) return -1;
-    size_t cap = 0;
-    float *kept = NULL;
+    ppl_rec *v = NULL;
+    size_t n = 0, cap = 0;
     json_t *o;
     int got, rc = 0;
-    xgd_progress bar;
-    xgd_progress_start(&bar, path, -1, "lines");
     while ((got = xgd_jsonl_next(&in, &o)) > 0) {
         size_t plen = 0, glen = 0;
         const char *prompt = str_field(o, "prompt", &plen), *gen = str_field(o, "generated_text", &glen);
         r->n_lines++;
-        if (!prompt || !gen) {
-            rc = xgd_fail("%s:%ld: expected string fields \"prompt\" and \"generated_text\"", path, in.line);
-            json_decref(o);
-            break;
-        }
-        if (xgd_ppl_blank(gen, glen)) { r->n_blank++; json_decref(o); xgd_progress_add(&bar, 1); continue; }
-        float ppl;
-        if (xgd_ppl_one(p, prompt, plen, gen, glen, &ppl)) {
-            rc = xgd_err_context("%s:%ld", path, in.line);
-            json_decref(o);
-            break;
+        if (!prompt || !gen) rc = xgd_fail("%s:%ld: expected string fields \"prompt\" and \"generated_text\"", path, in.line);
+        else if (xgd_ppl_blank(gen, glen)) r->n_blank++;   /* the seed: `if not g.strip(): continue` */
+        else {
+            if (n == cap) v = xgd_realloc(v, sizeof *v * (cap = cap ? 2 * cap : 256));
+            v[n++] = (ppl_rec){dup_bytes(prompt, plen), dup_bytes(gen, glen), plen, glen};
         }
         json_decref(o);
-        if (ppl < max_ppl) {   /* false for inf and nan too */
-            if (r->n_kept == cap) kept = xgd_realloc(kept, sizeof(float) * (cap = cap ? 2 * cap : 256));
-            kept[r->n_kept++] = ppl;
-        } else r->n_dropped++;
-        xgd_progress_add(&bar, 1);
+        if (rc) break;
     }
-    xgd_progress_end(&bar);
     if (got < 0) rc = -1;
     xgd_jsonl_close(&in);
-    if (!rc) {
-        xgd_ppl_stats(kept, r->n_kept, r);
-        int64_t shape[1] = {(int64_t)r->n_kept};
-        if (values_path && xgd_npy_write(values_path, XGD_F32, kept ? (const void *)kept : (const void *)"", 1, shape)) rc = -1;
+    if (rc) { free_recs(v, n); return -1; }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+/* The seed's metric over many records with shared passes over the weights: every F and every
+ * distinct consecutive P is a "job" (a sequence whose copy loss is needed); jobs are sorted by
+ * length and run as right-padded batches (xgd_t5_loss_rows gives each its own loss). */
+typedef struct { xgd_encoding e; float loss; } ppl_job;
+
+#define BATCH_TOKENS 2048
+#define BATCH_MAX 32
+
+typedef struct { size_t len, idx; } job_key;
+
+static int cmp_key(const void *a, const void *b) {
+    const job_key *x = a, *y = b;
+    if (x->len != y->len) return (x->len > y->len) - (x->len < y->len);
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* job indices by ascending length (ties in job order) */
+static void sort_by_len(size_t *idx, size_t n, const ppl_job *jobs) {
+    job_key *k = xgd_malloc(sizeof *k * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) k[i] = (job_key){jobs[i].e.n, i};
+    qsort(k, n, sizeof *k, cmp_key);
+    for (size_t i = 0; i < n; i++) idx[i] = k[i].idx;
+    free(k);
+}
+
+static int run_jobs(const xgd_ppl *p, ppl_job *jobs, size_t nj, const char *label) {
+    size_t *idx = xgd_malloc(sizeof(size_t) * (nj ? nj : 1));
+    sort_by_len(idx, nj, jobs);
+    xgd_progress bar;
+    xgd_progress_start(&bar, label, (int64_t)nj, "seqs");
+    int rc = 0;
+    for (size_t at = 0; at < nj && !rc;) {
+        size_t T = jobs[idx[at]].e.n, B = 0;
+        if (T == 0) { jobs[idx[at]].loss = NAN; at++; continue; }   /* torch: mean over no label */
+        /* sorted ascending: the last job of the batch is the longest */
+        while (at + B < nj && B < BATCH_MAX && (B + 1) * jobs[idx[at + B]].e.n <= BATCH_TOKENS) B++;
+        if (!B) B = 1;
+        T = jobs[idx[at + B - 1]].e.n;
+        int32_t *ids = xgd_malloc(sizeof(int32_t) * B * T), *labels = xgd_malloc(sizeof(int32_t) * B * T);
+        uint8_t *mask = xgd_calloc(B * T, 1);
+        double *loss = xgd_malloc(sizeof(double) * B);
+        for (size_t b = 0; b < B; b++) {
+            const xgd_encoding *e = &jobs[idx[at + b]].e;
+            for (size_t t = 0; t < T; t++) {
+                int real = t < e->n;
+                ids[b * T + t] = real ? e->ids[t] : p->t5->hp.pad_id;
+                labels[b * T + t] = real ? e->ids[t] : -100;
+                mask[b * T + t] = (uint8_t)real;
+            }
+        }
+        rc = xgd_t5_loss_rows(p->t5, ids, mask, (int)B, (int)T, labels, (int)T, loss);
+        for (size_t b = 0; !rc && b < B; b++) jobs[idx[at + b]].loss = (float)loss[b];
+        free(ids); free(labels); free(mask); free(loss);
+        at += B;
+        xgd_progress_add(&bar, (int64_t)B);
     }
-    free(kept);
+    xgd_progress_end(&bar);
+    free(idx);
+    return rc;
+}
+
+static int seed_batched(xgd_ppl *p, const ppl_rec *v, size_t n, float *ppl, const char *path) {
+    ppl_job *jobs = xgd_calloc(2 * n + 1, sizeof *jobs);
+    size_t *fj = xgd_malloc(sizeof(size_t) * (n ? n : 1)), *pj = xgd_malloc(sizeof(size_t) * (n ? n : 1)), nj = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *full = xgd_malloc(v[i].plen + v[i].glen + 1);
+        memcpy(full, v[i].prompt, v[i].plen);
+        memcpy(full + v[i].plen, v[i].gen, v[i].glen);
+        fj[i] = nj;
+        rc = encode(p, full, v[i].plen + v[i].glen, &jobs[nj++].e);
+        free(full);
+        int same = i && v[i].plen == v[i - 1].plen && memcmp(v[i].prompt, v[i - 1].prompt, v[i].plen) == 0;
+        if (!rc && same) pj[i] = pj[i - 1];
+        else if (!rc) { pj[i] = nj; rc = encode(p, v[i].prompt, v[i].plen, &jobs[nj++].e); }
+        if (rc) xgd_err_context("%s: record %zu", path, i + 1);
+    }
+    if (!rc) rc = run_jobs(p, jobs, nj, path);
+    for (size_t i = 0; !rc && i < n; i++)
+        ppl[i] = xgd_ppl_seed_formula(jobs[fj[i]].loss, jobs[fj[i]].e.n, jobs[pj[i]].loss, jobs[pj[i]].e.n);
+    for (size_t j = 0; j < nj; j++) xgd_encoding_free(&jobs[j].e);
+    free(jobs); free(fj); free(pj);
+    return rc;
+}
+
+int xgd_ppl_file(xgd_ppl *p, const char *path, const char *values_path, double max_ppl, xgd_ppl_result *r) {
+    memset(r, 0, sizeof *r);
+    if (values_path && xgd_is_file(values_path)) return read_values(values_path, r);
+    ppl_rec *v;
+    size_t n;
+    if (read_records(path, &v, &n, r)) return -1;
+    float *ppl = xgd_malloc(sizeof(float) * (n ? n : 1));
+    int rc = 0;
+    if (!p->corrected) rc = seed_batched(p, v, n, ppl, path);
+    else {
+        xgd_progress bar;
+        xgd_progress_start(&bar, path, (int64_t)n, "seqs");
+        for (size_t i = 0; i < n && !rc; i++) {
+            if (xgd_ppl_one(p, v[i].prompt, v[i].plen, v[i].gen, v[i].glen, &ppl[i]))
+                rc = xgd_err_context("%s: record %zu", path, i + 1);
+            xgd_progress_add(&bar, 1);
+        }
+        xgd_progress_end(&bar);
+    }
+    /* keep values < max_ppl in file order (false for inf and nan too) */
+    size_t k = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (ppl[i] < max_ppl) ppl[k++] = ppl[i];
+        else r->n_dropped++;
+    }
+    r->n_kept = k;
+    if (!rc) {
+        xgd_ppl_stats(ppl, k, r);
+        int64_t shape[1] = {(int64_t)k};
+        if (values_path && xgd_npy_write(values_path, XGD_F32, ppl, 1, shape)) rc = -1;
+    }
+    free(ppl);
+    free_recs(v, n);
     return rc;
 }

@@ -255,16 +255,25 @@ int xgd_t5_encode(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, int 
     return 0;
 }
 
-int xgd_t5_decode(const xgd_t5 *m, const float *enc, const uint8_t *enc_mask, int B, int Te,
-                  const int32_t *dec_ids, int Td, float *logits, float *hidden) {
-    if (B < 1 || Td < 1 || Te < 1) return xgd_fail("t5 decoder: empty input (B=%d, Td=%d, Te=%d)", B, Td, Te);
-    if (check_ids(m, dec_ids, (int64_t)B * Td, "t5 decoder input")) return -1;
+/* The decoder's output (B*Td, D) after the final norm and the optional d_model^-0.5 rescale: the
+ * input of the head. Malloc'ed; NULL on error. */
+static float *decoder_out(const xgd_t5 *m, const float *enc, const uint8_t *enc_mask, int B, int Te,
+                          const int32_t *dec_ids, int Td, float *hidden) {
+    if (B < 1 || Td < 1 || Te < 1) { xgd_fail("t5 decoder: empty input (B=%d, Td=%d, Te=%d)", B, Td, Te); return NULL; }
+    if (check_ids(m, dec_ids, (int64_t)B * Td, "t5 decoder input")) return NULL;
     int64_t N = (int64_t)B * Td;
     float *y = xgd_malloc(sizeof(float) * (size_t)(N * m->hp.d_model));
     xgd_embedding(y, dec_ids, N, &m->shared);
     run_stack(m, y, B, Td, NULL, m->dec, m->hp.n_dec, m->dec_rel, m->dec_final, enc, enc_mask, Te, hidden);
     if (m->hp.scale_out) xgd_scale(y, (float)(1.0 / sqrt((double)m->hp.d_model)), N * m->hp.d_model);
-    if (logits) xgd_linear(logits, y, N, &m->lm_head, NULL);
+    return y;
+}
+
+int xgd_t5_decode(const xgd_t5 *m, const float *enc, const uint8_t *enc_mask, int B, int Te,
+                  const int32_t *dec_ids, int Td, float *logits, float *hidden) {
+    float *y = decoder_out(m, enc, enc_mask, B, Te, dec_ids, Td, hidden);
+    if (!y) return -1;
+    if (logits) xgd_linear(logits, y, (int64_t)B * Td, &m->lm_head, NULL);
     free(y);
     return 0;
 }
@@ -279,33 +288,68 @@ void xgd_t5_shift_right(const xgd_t5 *m, const int32_t *labels, int B, int T, in
     }
 }
 
-int xgd_t5_loss(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int Te,
-                const int32_t *labels, int Tl, double *loss, float *logits_out) {
-    int64_t N = (int64_t)B * Tl, V = m->hp.vocab;
+/* lp (B*Tl) = log p(labels[i]) at every decoder position of model(ids, labels=labels) (0 where the
+ * label is -100). The head runs over chunks of rows so a 250k vocabulary never needs B*Tl*V floats
+ * at once; logits_out (B*Tl, V), when non-NULL, receives them all. */
+#define HEAD_ROWS 64
+static int label_logprobs(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int Te,
+                          const int32_t *labels, int Tl, float *lp, float *logits_out) {
+    int64_t N = (int64_t)B * Tl, V = m->hp.vocab, D = m->hp.d_model;
     for (int64_t i = 0; i < N; i++)
         if (labels[i] != -100 && (labels[i] < 0 || labels[i] >= V))
             return xgd_fail("t5 labels: id %d at position %lld is outside the vocabulary (%lld) and not -100",
                             labels[i], (long long)i, (long long)V);
-    float *enc = xgd_malloc(sizeof(float) * (size_t)B * Te * m->hp.d_model);
+    float *enc = xgd_malloc(sizeof(float) * (size_t)B * Te * D);
     int32_t *dec = xgd_malloc(sizeof(int32_t) * (size_t)N);
-    float *logits = logits_out ? logits_out : xgd_malloc(sizeof(float) * (size_t)(N * V));
-    float *lp = xgd_malloc(sizeof(float) * (size_t)N);
+    float *y = NULL;
     int rc = xgd_t5_encode(m, ids, mask, B, Te, enc, NULL);
     if (!rc) {
         xgd_t5_shift_right(m, labels, B, Tl, dec);
-        rc = xgd_t5_decode(m, enc, mask, B, Te, dec, Tl, logits, NULL);
+        if (!(y = decoder_out(m, enc, mask, B, Te, dec, Tl, NULL))) rc = -1;
     }
     if (!rc) {
-        /* no shift: decoder position t predicts labels[t]; -100 rows are skipped by the gather */
-        xgd_logprob_gather(lp, NULL, logits, labels, N, V);
+        float *chunk = logits_out ? NULL : xgd_malloc(sizeof(float) * (size_t)((N < HEAD_ROWS ? N : HEAD_ROWS) * V));
+        for (int64_t r = 0; r < N; r += HEAD_ROWS) {
+            int64_t n = N - r < HEAD_ROWS ? N - r : HEAD_ROWS;
+            float *z = logits_out ? logits_out + r * V : chunk;
+            xgd_linear(z, y + r * D, n, &m->lm_head, NULL);
+            /* no shift: decoder position t predicts labels[t]; -100 rows are skipped by the gather */
+            xgd_logprob_gather(lp + r, NULL, z, labels + r, n, V);
+        }
+        free(chunk);
+    }
+    free(enc); free(dec); free(y);
+    return rc;
+}
+
+int xgd_t5_loss(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int Te,
+                const int32_t *labels, int Tl, double *loss, float *logits_out) {
+    int64_t N = (int64_t)B * Tl;
+    float *lp = xgd_malloc(sizeof(float) * (size_t)N);
+    int rc = label_logprobs(m, ids, mask, B, Te, labels, Tl, lp, logits_out);
+    if (!rc) {
         double sum = 0;
         int64_t count = 0;
         for (int64_t i = 0; i < N; i++)
             if (labels[i] >= 0) { sum -= lp[i]; count++; }
         *loss = count ? sum / (double)count : NAN;
     }
-    free(enc); free(dec); free(lp);
-    if (!logits_out) free(logits);
+    free(lp);
+    return rc;
+}
+
+int xgd_t5_loss_rows(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int Te,
+                     const int32_t *labels, int Tl, double *loss) {
+    float *lp = xgd_malloc(sizeof(float) * (size_t)B * Tl);
+    int rc = label_logprobs(m, ids, mask, B, Te, labels, Tl, lp, NULL);
+    for (int b = 0; !rc && b < B; b++) {
+        double sum = 0;
+        int64_t count = 0;
+        for (int t = 0; t < Tl; t++)
+            if (labels[(size_t)b * Tl + t] >= 0) { sum -= lp[(size_t)b * Tl + t]; count++; }
+        loss[b] = count ? sum / (double)count : NAN;
+    }
+    free(lp);
     return rc;
 }
 

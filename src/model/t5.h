@@ -64,6 +64,12 @@ void xgd_t5_shift_right(const xgd_t5 *m, const int32_t *labels, int B, int T, in
  * NaN when every label is ignored (as torch). */
 int xgd_t5_loss(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int Te,
                 const int32_t *labels, int Tl, double *loss, float *logits);
+/* The same loss per sequence: loss (B), each the mean over that row's labels != -100 (NaN when
+ * none). A right-padded batch (encoder mask 0 and labels -100 on pads) gives each sequence's own
+ * loss: relative position buckets do not see the padding, and causal decoder positions never
+ * attend to the later pad positions. This is how many sequences share one pass over the weights. */
+int xgd_t5_loss_rows(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int Te,
+                     const int32_t *labels, int Tl, double *loss);
 /* Greedy decoding as generate(do_sample=False, max_new_tokens=n): out (B, 1+n) starts with the
  * decoder start id; a finished sequence (eos emitted) continues with pad; stops early when all
  * finished (the remaining columns are pad). step_logits (n, B, V) may be NULL. Returns the number

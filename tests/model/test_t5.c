@@ -6,7 +6,8 @@
  * Checked (1e-4 absolute on activations, 1e-5 on losses): encoder and decoder hidden states
  * (L+1 each, last = after the final norm), logits and loss of model(input_ids, labels), of
  * labels=input_ids (the perplexity script's call), of a right-padded masked batch with a -100
- * label, and greedy generation (ids exactly, and every step's logits). */
+ * label, and greedy generation (ids exactly, and every step's logits); per-row losses of the padded
+ * batch equal each sequence computed alone. */
 #include "test.h"
 #include "base/err.h"
 #include "base/npy.h"
@@ -110,6 +111,17 @@ static void check_model(const char *model_dir) {
         cmp_loss("loss_batch", loss, "loss_batch");
         cmp("logits_batch", blg, "logits_batch", TOL);
         check_generate(m, bids, bmask, BB, TB, "gen_batch", "gen_batch_logits");
+        /* per-row losses of the padded batch = each sequence alone, unpadded (what perplexity batches on) */
+        double rows[8];
+        CHECK(BB <= 8 && xgd_t5_loss_rows(m, bids, bmask, BB, TB, blab, TL, rows) == 0);
+        for (int r = 0; r < BB && r < 8; r++) {
+            int te = 0, tl = 0;
+            while (te < TB && bmask[r * TB + te]) te++;
+            while (tl < TL && blab[r * TL + tl] != -100) tl++;
+            double alone;
+            CHECK(xgd_t5_loss(m, bids + r * TB, NULL, 1, te, blab + r * TL, tl, &alone, NULL) == 0);
+            CHECK_MSG(fabs(rows[r] - alone) <= 1e-6, "%s row %d: batched loss %.9g, alone %.9g", g_ref, r, rows[r], alone);
+        }
         free(bids); free(blab); free(bm32); free(bmask); free(blg);
         xgd_npy_free(&eb); xgd_npy_free(&mb); xgd_npy_free(&lb);
     }
