@@ -147,6 +147,15 @@ echo '[{"layer": 2, "neuron": 0}]' >"$T/badn.json"
 "$XGD" -q activations --model "$T/m" --neurons "$T/badn.json" --prompt_dir "$PAR" --langs en 2>"$T/err" >/dev/null && \
   bad "neuron outside the model accepted" || { grep -q "outside" "$T/err" && ok || bad "bad neuron message: $(cat "$T/err")"; }
 
+# the README's intervention example shape: a group of neurons, offsets 0 and 5, greedy, 10 new tokens
+echo '{"prompt": "I want to"}' >"$T/iwant.jsonl"
+for off in none 0 5; do
+  iv=(); [ $off = none ] || iv=(--intervene "layer.1.mlp.post_act[5]+=$off,layer.0.mlp.post_act[7]+=$off,layer.1.mlp.post_act[100]+=$off")
+  "$XGD" -q generate --prompt_file "$T/iwant.jsonl" --model "$T/m" --N 1 --temperature 0 --max_tokens 10 --output_dir "$T/gen$off" \
+    "${iv[@]}" >/dev/null 2>"$T/err" || bad "generate --intervene $off: $(cat "$T/err")"
+done
+cmp -s "$T/gennone/m/output-iwant.json" "$T/gen0/m/output-iwant.json" && ok || bad "offset 0 changed the greedy text"
+
 # 4. retrieval: en against the 16 others, the first 60 aligned lines, every hidden state
 "$XGD" -q retrieval --model "$T/m" --lang1 en --lang2 ${LANGS/en,/} --aligned_text_dir "$PAR" --max_sentences 60 --output "$T/ret" \
   >"$T/ret.out" 2>"$T/err" && ok || bad "retrieval: $(cat "$T/err")"
