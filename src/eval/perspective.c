@@ -1,7 +1,10 @@
 /* The Perspective API backend (pipeline-spec §5.1): one POST per text, sent through libcurl's multi
  * interface with a few requests in flight, paced by a token bucket at the granted QPS, retried with
  * jittered exponential backoff on 429, 5xx, timeouts, connection errors and unreadable bodies, and
- * never retried on 400 (the text itself is the problem: recorded with the API's errorType).
+ * never retried on 400 (the text itself is the problem: recorded with the API's errorType). A text
+ * whose retries run out is recorded with our errorType (RATE_LIMITED, SERVER_ERROR, ...), unless the
+ * endpoint never answered at all or 10 texts in a row ran out: then the run stops, so that a rerun
+ * scores them instead of the file filling up with failures.
  *
  * The key is sent in the x-goog-api-key header (or ?key= with key_in_query) and never appears in a
  * message: anything printed that came from the server or libcurl is scrubbed of it first. */
@@ -219,15 +222,15 @@ static int persp_score(xgd_scorer *sc, const char *lang, xgd_score_item *items, 
                        void *ctx) {
     persp *p = sc->impl;
     retry_entry *rq = xgd_malloc(sizeof *rq * (size_t)n);   /* items waiting to be sent again */
-    int nr = 0, active = 0;
-    int64_t fresh = 0, finished = 0;
+    int active = 0;
+    int64_t nr = 0, fresh = 0, finished = 0;
     int rc = 0;
     while (rc == 0 && finished < n) {
         double now = xgd_now();
         /* send while a slot is free, a token is there, and something is due */
         while (active < p->nslots && now >= p->t_next) {
-            int pick = -1;
-            for (int r = 0; r < nr; r++)
+            int64_t pick = -1;
+            for (int64_t r = 0; r < nr; r++)
                 if (rq[r].at <= now && (pick < 0 || rq[r].item < rq[pick].item)) pick = r;
             int64_t item;
             if (pick >= 0) { item = rq[pick].item; rq[pick] = rq[--nr]; }
@@ -244,7 +247,7 @@ static int persp_score(xgd_scorer *sc, const char *lang, xgd_score_item *items, 
         double wake = now + 0.5;
         int waiting = fresh < n || nr > 0;
         if (active < p->nslots && waiting && p->t_next < wake) wake = p->t_next;
-        for (int r = 0; r < nr; r++) if (rq[r].at < wake) wake = rq[r].at;
+        for (int64_t r = 0; r < nr; r++) if (rq[r].at < wake) wake = rq[r].at;
         int ms = (int)ceil((wake - now) * 1000);
         curl_multi_poll(p->multi, NULL, 0, ms > 0 ? ms : 0, NULL);
         int running;
