@@ -1,4 +1,5 @@
-"""xgd tokenize vs the JS oracle on Llama-3 and GPT-2 (see test_oracle_bytelevel.sh)."""
+"""xgd tokenize vs the JS oracle on Llama-3 or GPT-2 (argv[1]; see test_oracle_llama3.sh and
+test_oracle_gpt2.sh)."""
 import os
 import sys
 
@@ -18,12 +19,16 @@ def main():
     texts = rtp + adversarial()
     print(f"{len(texts)} texts ({len(rtp)} RTP-LX prompts of 28 locales + adversarial strings)")
     tok_dir = os.path.join(SHARED, "models", "tokenizers")
-    reports = [
-        compare_tokenizer("llama3", os.path.join(tok_dir, "llama3", "tokenizer.json"), texts, TMP,
-                          special_ids=(128000, 128001), vocab_size=128256),
-        compare_tokenizer("gpt2", os.path.join(tok_dir, "gpt2", "vocab.json"), texts, TMP,
-                          special_ids=(50256, 50256), vocab_size=50257),
-    ]
+    which = sys.argv[1] if len(sys.argv) > 1 else "llama3"
+    if which == "llama3":
+        rep = compare_tokenizer("llama3", os.path.join(tok_dir, "llama3", "tokenizer.json"), texts, TMP,
+                                special_ids=(128000, 128001), vocab_size=128256)
+    elif which == "gpt2":
+        rep = compare_tokenizer("gpt2", os.path.join(tok_dir, "gpt2", "vocab.json"), texts, TMP,
+                                special_ids=(50256, 50256), vocab_size=50257)
+    else:
+        raise SystemExit(f"bytelevel.py: unknown tokenizer {which!r} (llama3 or gpt2)")
+    reports = [rep]
     main_exit(reports)
 
 

@@ -95,7 +95,7 @@ def random_codepoints(n, seed=77):
 
 
 def adversarial():
-    return HANDWRITTEN + random_strings(400) + random_codepoints(600)
+    return HANDWRITTEN + random_strings(1000) + random_codepoints(600)
 
 
 def write_text_jsonl(path, texts):

@@ -72,14 +72,14 @@ def llama3_hub():
 def main():
     sanitized = os.environ.get("XGD_SANITIZED") in ("1", "ON", "TRUE", "true")
     stride = 16 if sanitized else 4
-    rtp = rtp_lx_prompts(SHARED)[::stride]   # the BPE cores see every prompt in test_oracle_bytelevel
+    rtp = rtp_lx_prompts(SHARED)[::stride]   # the BPE cores see every prompt in test_oracle_llama3/gpt2
     texts = rtp + adversarial()
     print(f"{len(texts)} texts (every {stride}th RTP-LX prompt + adversarial strings)")
     variants = [("bloom_like", bloom_like, (50256, 50256), 50257),
                 ("aya_like", aya_like, (50256, 50256), 50257),
                 ("llama3_hub", llama3_hub, (128000, 128001), 128256)]
     if sanitized:
-        # ten loads of the 9 MB file are slow under ASan; its loader runs in test_oracle_bytelevel
+        # ten loads of the 9 MB file are slow under ASan; its loader runs in test_oracle_llama3
         print("sanitized build: llama3_hub left out")
         variants = variants[:2]
     reports = []
