@@ -104,7 +104,9 @@ static int bpe_tokenize(const tk_model *m, const char *w, size_t n, tk_toks *out
     }
     size_t pl = m->prefix ? strlen(m->prefix) : 0, sl = m->suffix ? strlen(m->suffix) : 0;
     char *buf = xgd_malloc(pl + sl + 8);
-    syms q = {0};
+    /* one symbol per char at most, or per byte with byte_fallback (plus prefix/suffix bytes) */
+    syms q = {.cap = n + (n + 1) * (pl + sl) + 1};
+    q.v = xgd_malloc(q.cap * sizeof *q.v);
     int32_t unk_s = -1, unk_e = -1; /* a pending (fused) unknown */
     for (size_t i = 0; i < n;) {
         size_t l = (size_t)tk_utf8_len((uint8_t)w[i]);
@@ -139,7 +141,8 @@ static int bpe_tokenize(const tk_model *m, const char *w, size_t n, tk_toks *out
     free(buf);
     if (q.n) q.v[q.n - 1].next = -1;
 
-    heap h = {0};
+    heap h = {.cap = q.n + 16};
+    h.v = xgd_malloc(h.cap * sizeof *h.v);
     for (size_t k = 0; k + 1 < q.n; k++) {
         uint32_t r; int32_t nid;
         if (!pair_lookup(m, q.v[k].id, q.v[k + 1].id, &r, &nid)) continue;

@@ -58,6 +58,7 @@ static void segs_from_pred(segs *g, const tk_nstr *x, int (*pred)(int32_t, const
 
 /* Apply the behavior to the segments of x and append the resulting pieces to out. */
 static void split_emit(const tk_nstr *x, segs *g, tk_behavior b, int invert, tk_pieces *out) {
+    if (g->n == 0) return;
     if (invert) for (size_t k = 0; k < g->n; k++) g->v[k].m = !g->v[k].m;
     seg *v = g->v;
     size_t n = 0;

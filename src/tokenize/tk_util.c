@@ -247,7 +247,7 @@ void tk_nstr_push(tk_nstr *d, const char *b, size_t n, int32_t o0, int32_t o1) {
         d->o1 = xgd_realloc(d->o1, c * sizeof *d->o1);
         d->cap = c;
     }
-    memcpy(d->s + d->n, b, n);
+    if (n) memcpy(d->s + d->n, b, n); /* an empty source may be a NULL string */
     for (size_t k = 0; k < n; k++) { d->o0[d->n + k] = o0; d->o1[d->n + k] = o1; }
     d->n += n;
     d->s[d->n] = 0;
@@ -256,6 +256,7 @@ void tk_nstr_push(tk_nstr *d, const char *b, size_t n, int32_t o0, int32_t o1) {
 void tk_nstr_push_range(tk_nstr *d, const tk_nstr *src, size_t from, size_t to) {
     size_t base = d->n;
     tk_nstr_push(d, src->s + from, to - from, 0, 0);
+    if (to == from) return;
     memcpy(d->o0 + base, src->o0 + from, (to - from) * sizeof *d->o0);
     memcpy(d->o1 + base, src->o1 + from, (to - from) * sizeof *d->o1);
 }

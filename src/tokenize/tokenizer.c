@@ -297,9 +297,15 @@ static int encode_body(const xgd_tokenizer *t, const char *text, size_t len, xgd
         k += l;
     }
     /* 1. added tokens on the raw text; 2. normalize the rest, then the normalized added tokens */
-    tk_added_split(&t->added, 0, whole, &p1);
+    if (t->added.raw.n > 1) tk_added_split(&t->added, 0, whole, &p1);
+    else { p1 = p0; memset(&p0, 0, sizeof p0); } /* no raw added tokens: nothing to split */
     for (size_t k = 0; k < p1.n; k++) {
         tk_piece *p = &p1.v[k];
+        if (p->added < 0 && !t->norm && t->added.norm.n <= 1) { /* move it: nothing to do */
+            *tk_pieces_add(&p2) = *p;
+            memset(&p->str, 0, sizeof p->str);
+            continue;
+        }
         if (p->added >= 0 || !t->norm) { tk_added_split(&t->added, 1, p, &p2); continue; }
         tk_piece q = {.added = -1};
         tk_norm_run(t->norm, &p->str, &q.str);
