@@ -177,29 +177,58 @@ static size_t strip_special(const xgd_ppl *p, const xgd_encoding *e) {
     return n;
 }
 
-static int corrected_one(const xgd_ppl *p, const xgd_encoding *f, const xgd_encoding *pe, float *ppl) {
+/* A causal LM's perplexity of tokens [start, n) of each sequence given the tokens before them.
+ * B sequences share one pass, left-padded (the runtime's positions then equal each sequence's own:
+ * cumsum(mask)-1), so each gets what it gets alone. */
+typedef struct { const int32_t *ids; size_t n, start; float ppl; } causal_seq;
+
+static int causal_batch(const xgd_ppl *p, causal_seq *sq, int B) {
+    const xgd_model *m = p->lm;
+    size_t T = 0;
+    for (int b = 0; b < B; b++) if (sq[b].n > T) T = sq[b].n;
+    int64_t V = m->hp.vocab;
+    int32_t *ids = xgd_malloc(sizeof(int32_t) * (size_t)B * T);
+    uint8_t *mask = xgd_calloc((size_t)B * T, 1);
+    float *logits = xgd_malloc(sizeof(float) * (size_t)B * T * (size_t)V);
+    float *lp = xgd_malloc(sizeof(float) * T);
+    int32_t pad = m->hp.pad_id >= 0 && m->hp.pad_id < m->hp.vocab ? m->hp.pad_id : 0;   /* never attended */
+    for (int b = 0; b < B; b++) {
+        size_t off = T - sq[b].n;
+        for (size_t t = 0; t < T; t++) {
+            ids[(size_t)b * T + t] = t < off ? pad : sq[b].ids[t - off];
+            mask[(size_t)b * T + t] = (uint8_t)(t >= off);
+        }
+    }
+    xgd_state *st = xgd_state_new(m, B, (int)T);
+    xgd_fwd fw = {.ids = ids, .mask = mask, .T = (int)T, .logits = logits, .all_logits = 1};
+    int rc = xgd_forward(st, &fw);
+    for (int b = 0; !rc && b < B; b++) {
+        /* the row of token t-1 predicts token t */
+        size_t off = T - sq[b].n, n = sq[b].n - sq[b].start;
+        const float *z = logits + ((size_t)b * T + off + sq[b].start - 1) * (size_t)V;
+        xgd_logprob_gather(lp, NULL, z, sq[b].ids + sq[b].start, (int64_t)n, V);
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) sum += lp[i];
+        sq[b].ppl = (float)exp(-sum / (double)n);
+    }
+    xgd_state_free(st);
+    free(ids); free(mask); free(logits); free(lp);
+    return rc;
+}
+
+/* F's tokens to score: after the longest common prefix with P (trailing specials removed from
+ * both); position 0 has no context. start >= n means nothing to score. */
+static causal_seq corrected_seq(const xgd_ppl *p, const xgd_encoding *f, const xgd_encoding *pe) {
     size_t nf = strip_special(p, f), np = strip_special(p, pe), ctx = 0;
     while (ctx < np && ctx < nf && f->ids[ctx] == pe->ids[ctx]) ctx++;
-    size_t start = ctx ? ctx : 1;
-    if (start >= nf) { *ppl = NAN; return 0; }   /* no continuation token: dropped */
-    const xgd_model *m = p->lm;
-    int64_t V = m->hp.vocab, T = (int64_t)nf;
-    float *logits = xgd_malloc(sizeof(float) * (size_t)(T * V));
-    float *lp = xgd_malloc(sizeof(float) * (size_t)T);
-    xgd_state *s = xgd_state_new(m, 1, (int)T);
-    xgd_fwd fw = {.ids = f->ids, .T = (int)T, .logits = logits, .all_logits = 1};
-    int rc = xgd_forward(s, &fw);
-    if (!rc) {
-        /* row t-1 predicts token t */
-        int64_t n = T - (int64_t)start;
-        xgd_logprob_gather(lp, NULL, logits + (start - 1) * (size_t)V, f->ids + start, n, V);
-        double sum = 0;
-        for (int64_t i = 0; i < n; i++) sum += lp[i];
-        *ppl = (float)exp(-sum / (double)n);
-    }
-    xgd_state_free(s);
-    free(logits);
-    free(lp);
+    return (causal_seq){f->ids, nf, ctx ? ctx : 1, NAN};
+}
+
+static int corrected_one(const xgd_ppl *p, const xgd_encoding *f, const xgd_encoding *pe, float *ppl) {
+    causal_seq s = corrected_seq(p, f, pe);
+    if (s.start >= s.n) { *ppl = NAN; return 0; }   /* no continuation token: dropped */
+    int rc = causal_batch(p, &s, 1);
+    *ppl = s.ppl;
     return rc;
 }
 
@@ -375,6 +404,52 @@ static int seed_batched(xgd_ppl *p, const ppl_rec *v, size_t n, float *ppl, cons
     return rc;
 }
 
+/* The corrected metric over many records: sequences sorted by length, batches of up to BATCH_MAX
+ * sequences and BATCH_TOKENS tokens whose logits (B*T*V floats) stay under 256 MB. */
+static int corrected_batched(xgd_ppl *p, const ppl_rec *v, size_t n, float *ppl, const char *path) {
+    xgd_encoding *f = xgd_calloc(n ? n : 1, sizeof *f);
+    causal_seq *sq = xgd_calloc(n ? n : 1, sizeof *sq);
+    job_key *k = xgd_malloc(sizeof *k * (n ? n : 1));
+    size_t nk = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *full = xgd_malloc(v[i].plen + v[i].glen + 1);
+        memcpy(full, v[i].prompt, v[i].plen);
+        memcpy(full + v[i].plen, v[i].gen, v[i].glen);
+        xgd_encoding pe;
+        rc = encode(p, full, v[i].plen + v[i].glen, &f[i]);
+        if (!rc) rc = encode(p, v[i].prompt, v[i].plen, &pe);
+        else memset(&pe, 0, sizeof pe);
+        free(full);
+        if (rc) { xgd_err_context("%s: record %zu", path, i + 1); xgd_encoding_free(&pe); break; }
+        sq[i] = corrected_seq(p, &f[i], &pe);
+        xgd_encoding_free(&pe);
+        if (sq[i].start < sq[i].n) k[nk++] = (job_key){sq[i].n, i};
+        else ppl[i] = NAN;   /* nothing to score: dropped */
+    }
+    qsort(k, nk, sizeof *k, cmp_key);
+    int64_t V = p->lm->hp.vocab;
+    xgd_progress bar;
+    xgd_progress_start(&bar, path, (int64_t)nk, "seqs");
+    causal_seq *batch = xgd_malloc(sizeof *batch * BATCH_MAX);
+    for (size_t at = 0; at < nk && !rc;) {
+        size_t B = 0;
+        while (at + B < nk && B < BATCH_MAX && (B + 1) * k[at + B].len <= BATCH_TOKENS &&
+               (double)(B + 1) * (double)k[at + B].len * (double)V <= (double)(1 << 26)) B++;
+        if (!B) B = 1;
+        for (size_t b = 0; b < B; b++) batch[b] = sq[k[at + b].idx];
+        rc = causal_batch(p, batch, (int)B);
+        for (size_t b = 0; !rc && b < B; b++) ppl[k[at + b].idx] = batch[b].ppl;
+        if (rc) xgd_err_context("%s", path);
+        xgd_progress_add(&bar, (int64_t)B);
+        at += B;
+    }
+    xgd_progress_end(&bar);
+    for (size_t i = 0; i < n; i++) xgd_encoding_free(&f[i]);
+    free(f); free(sq); free(k); free(batch);
+    return rc;
+}
+
 int xgd_ppl_file(xgd_ppl *p, const char *path, const char *values_path, double max_ppl, xgd_ppl_result *r) {
     memset(r, 0, sizeof *r);
     if (values_path && xgd_is_file(values_path)) return read_values(values_path, r);
@@ -382,18 +457,7 @@ int xgd_ppl_file(xgd_ppl *p, const char *path, const char *values_path, double m
     size_t n;
     if (read_records(path, &v, &n, r)) return -1;
     float *ppl = xgd_malloc(sizeof(float) * (n ? n : 1));
-    int rc = 0;
-    if (!p->corrected) rc = seed_batched(p, v, n, ppl, path);
-    else {
-        xgd_progress bar;
-        xgd_progress_start(&bar, path, (int64_t)n, "seqs");
-        for (size_t i = 0; i < n && !rc; i++) {
-            if (xgd_ppl_one(p, v[i].prompt, v[i].plen, v[i].gen, v[i].glen, &ppl[i]))
-                rc = xgd_err_context("%s: record %zu", path, i + 1);
-            xgd_progress_add(&bar, 1);
-        }
-        xgd_progress_end(&bar);
-    }
+    int rc = p->corrected ? corrected_batched(p, v, n, ppl, path) : seed_batched(p, v, n, ppl, path);
     /* keep values < max_ppl in file order (false for inf and nan too) */
     size_t k = 0;
     for (size_t i = 0; !rc && i < n; i++) {

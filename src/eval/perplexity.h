@@ -14,7 +14,11 @@
  * F = tok(prompt + generated_text) and C the positions of F after the longest common prefix of F
  * and tok(prompt) (trailing special tokens such as </s> removed from both; position 0 never
  * counts, it has no context). The same blank skip and < 1e4 filter apply, so the two variants
- * keep comparable populations. */
+ * keep comparable populations.
+ *
+ * xgd_ppl_file batches: the seed's copy losses run as right-padded encoder-decoder batches (each
+ * F and each distinct consecutive P once), the corrected log-probs as left-padded causal batches;
+ * both give each sequence what it gets alone (tests/model/test_t5.c checks the per-row losses). */
 #ifndef XGD_EVAL_PERPLEXITY_H
 #define XGD_EVAL_PERPLEXITY_H
 #include <stddef.h>
