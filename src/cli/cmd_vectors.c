@@ -15,10 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Top tokens of a value vector's vocabulary projection, as a JSON list. */
-static json_t *projection(const xgd_model *m, const xgd_tokenizer *tok, int l, int64_t i, int k, float *v, float *scores, int64_t *top) {
-    xgd_value_vector(m, l, i, v);
-    xgd_vocab_project(m, v, scores);
+/* Top k tokens of one row of vocabulary scores, as a JSON list. */
+static json_t *top_tokens(const xgd_model *m, const xgd_tokenizer *tok, const float *scores, int k, int64_t *top) {
     xgd_topk(scores, m->hp.vocab, k, top);
     json_t *a = json_array();
     for (int j = 0; j < k && j < m->hp.vocab; j++) {
@@ -128,8 +126,16 @@ int cmd_vectors(int argc, char **argv) {
         xgd_prompt_ids_free(seqs, lens, np);
         if (e != 0) goto done;
     }
-    v = xgd_malloc(sizeof(float) * (size_t)m->hp.hidden);
-    scores = xgd_malloc(sizeof(float) * (size_t)m->hp.vocab);
+    /* the kept vectors projected together: one pass over the head instead of one per vector */
+    int64_t nk = 0, V = m->hp.vocab;
+    for (long k = 0; k < topk; k++) nk += !mean || mean[k] > 0;
+    if (project > 0 && nk > 0) {
+        v = xgd_malloc(sizeof(float) * (size_t)nk * (size_t)H);
+        scores = xgd_malloc(sizeof(float) * (size_t)nk * (size_t)V);
+        for (long k = 0, j = 0; k < topk; k++)
+            if (!mean || mean[k] > 0) xgd_value_vector(m, nr[k].layer, nr[k].neuron, v + (size_t)(j++) * H);
+        xgd_vocab_project_n(m, v, nk, scores);
+    }
     ptop = xgd_malloc(sizeof(int64_t) * (size_t)(project ? project : 1));
     root = json_object();
     json_object_set_new(root, "model", json_string(m->path));
@@ -140,7 +146,7 @@ int cmd_vectors(int argc, char **argv) {
         json_object_set_new(root, "steps", json_integer(steps));
     }
     json_t *vecs = json_array(), *kept = json_array();
-    for (long k = 0; k < topk; k++) {
+    for (long k = 0, j = 0; k < topk; k++) {
         json_t *o = json_object();
         int keep = !mean || mean[k] > 0;
         json_object_set_new(o, "rank", json_integer(k + 1));
@@ -151,7 +157,7 @@ int cmd_vectors(int argc, char **argv) {
             json_object_set_new(o, "mean_act", xgd_jreal(mean[k]));
             json_object_set_new(o, "kept", json_boolean(keep));
         }
-        if (keep && project > 0) json_object_set_new(o, "top_tokens", projection(m, tok, nr[k].layer, nr[k].neuron, (int)project, v, scores, ptop));
+        if (keep && project > 0) json_object_set_new(o, "top_tokens", top_tokens(m, tok, scores + (size_t)(j++) * V, (int)project, ptop));
         if (keep) json_array_append_new(kept, json_pack("{sisI}", "layer", nr[k].layer, "neuron", (json_int_t)nr[k].neuron));
         json_array_append_new(vecs, o);
     }

@@ -85,8 +85,10 @@ void xgd_topk(const float *x, int64_t n, int k, int64_t *idx) {
     }
 }
 
-void xgd_vocab_project(const xgd_model *m, const float *v, float *scores) {
-    xgd_linear(scores, v, 1, xgd_model_head(m), NULL);
+void xgd_vocab_project_n(const xgd_model *m, const float *v, int64_t n, float *scores) {
+    xgd_linear(scores, v, n, xgd_model_head(m), NULL);
     if (m->hp.logit_scale != 1.0f)
-        for (int64_t i = 0; i < m->hp.vocab; i++) scores[i] *= m->hp.logit_scale;
+        for (int64_t i = 0; i < n * m->hp.vocab; i++) scores[i] *= m->hp.logit_scale;
 }
+
+void xgd_vocab_project(const xgd_model *m, const float *v, float *scores) { xgd_vocab_project_n(m, v, 1, scores); }

@@ -19,5 +19,7 @@ void xgd_topk(const float *x, int64_t n, int k, int64_t *idx);
 /* Vocabulary projection of a residual-stream direction v (H): scores (V) = head·v (raw head
  * weights: no final norm, no centering; Cohere's logit_scale applied as its logits do). */
 void xgd_vocab_project(const xgd_model *m, const float *v, float *scores);
+/* The same for n directions at once, v (n, H) -> scores (n, V): one pass over the head. */
+void xgd_vocab_project_n(const xgd_model *m, const float *v, int64_t n, float *scores);
 
 #endif
