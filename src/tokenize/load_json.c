@@ -288,6 +288,7 @@ static int parse_model(tk_model *m, json_t *o) {
         m->ignore_merges = jbool(o, "ignore_merges", 0);
         const char *unk = jstr(o, "unk_token", NULL);
         if (unk) m->unk_id = tk_strmap_get(&m->vocab, unk, strlen(unk));
+        m->unk_missing = unk && m->unk_id < 0;
         json_t *merges = json_object_get(o, "merges");
         if (merges && !json_is_array(merges)) return xgd_fail("BPE: 'merges' must be a list");
         uint32_t rank = 0;

@@ -134,7 +134,10 @@ static int bpe_tokenize(const tk_model *m, const char *w, size_t n, tk_toks *out
                 if (unk_s >= 0) sym_add(&q, m->unk_id, unk_s, unk_e);
                 unk_s = (int32_t)i; unk_e = (int32_t)(i + l);
             }
-        } /* no unk token: the char is dropped, as tokenizers does */
+        } else if (m->unk_missing) {
+            free(buf); free(q.v);
+            return xgd_fail("BPE: a char needs the unk token, which is not in the vocab");
+        } /* no unk token at all: the char is dropped, as tokenizers does */
         i += l;
     }
     if (unk_s >= 0) sym_add(&q, m->unk_id, unk_s, unk_e);
@@ -258,10 +261,13 @@ static int unigram_tokenize(const tk_model *m, const char *w, size_t n, tk_toks 
 
 /* ---- WordPiece and WordLevel ---- */
 static int wordpiece_tokenize(const tk_model *m, const char *w, size_t n, tk_toks *out) {
-    if (m->unk_id < 0) return xgd_fail("WordPiece: the unk token is not in the vocab");
     size_t chars = 0;
     for (size_t i = 0; i < n; i++) chars += ((uint8_t)w[i] & 0xC0) != 0x80;
-    if ((long)chars > m->max_chars) { tk_toks_add(out, m->unk_id, 0, (int32_t)n); return 0; }
+    if ((long)chars > m->max_chars) {
+        if (m->unk_id < 0) return xgd_fail("WordPiece: a word needs the unk token, which is not in the vocab");
+        tk_toks_add(out, m->unk_id, 0, (int32_t)n);
+        return 0;
+    }
     size_t pl = m->prefix ? strlen(m->prefix) : 0, first = out->n;
     char *buf = xgd_malloc(pl + n + 1);
     for (size_t st = 0; st < n;) {
@@ -274,7 +280,12 @@ static int wordpiece_tokenize(const tk_model *m, const char *w, size_t n, tk_tok
             if ((id = tk_strmap_get(&m->vocab, buf, bl)) >= 0) break;
             do e--; while (e > st && ((uint8_t)w[e] & 0xC0) == 0x80); /* drop the last char */
         }
-        if (id < 0) { out->n = first; tk_toks_add(out, m->unk_id, 0, (int32_t)n); break; }
+        if (id < 0) {
+            out->n = first;
+            if (m->unk_id < 0) { free(buf); return xgd_fail("WordPiece: a word needs the unk token, which is not in the vocab"); }
+            tk_toks_add(out, m->unk_id, 0, (int32_t)n);
+            break;
+        }
         tk_toks_add(out, id, (int32_t)st, (int32_t)e);
         st = e;
     }

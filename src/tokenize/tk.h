@@ -125,6 +125,7 @@ typedef struct {
     char **id2tok;         /* id -> token (NULL holes allowed) */
     int32_t nid;           /* size of id2tok */
     int32_t unk_id;        /* -1 when none */
+    int unk_missing;       /* BPE: an unk_token is named but not in the vocab (an error when needed) */
     /* BPE */
     tk_u64map merges;      /* (a<<32|b) -> (rank<<32|new) */
     char *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix */

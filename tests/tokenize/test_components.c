@@ -277,6 +277,24 @@ static void test_decoders(void) {
     }
 }
 
+static void test_missing_unk(void) {
+    /* an unk token that is not in the vocab is an error only when a word needs it */
+    xgd_tokenizer *t = load_json("wp_nounk", "{\"version\":\"1.0\",\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
+        "\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"vocab\":{\"ab\":0,\"##c\":1}}}");
+    if (t) {
+        CHECK_STR(enc(t, "ab abc", 0), "0 0 1");
+        CHECK(strncmp(enc(t, "ab x", 0), "error: ", 7) == 0);
+        xgd_tokenizer_free(t);
+    }
+    t = load_json("bpe_nounk", "{\"version\":\"1.0\",\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\","
+        "\"vocab\":{\"a\":0,\"b\":1,\"ab\":2},\"merges\":[\"a b\"]}}");
+    if (t) {
+        CHECK_STR(enc(t, "ab", 0), "2");
+        CHECK(strncmp(enc(t, "abx", 0), "error: ", 7) == 0);
+        xgd_tokenizer_free(t);
+    }
+}
+
 static void test_errors_and_batch(void) {
     xgd_tokenizer *t = load_json("batch", "{\"version\":\"1.0\",\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"},"
         "\"post_processor\":{\"type\":\"RobertaProcessing\",\"sep\":[\"</s>\",2],\"cls\":[\"<s>\",0],\"trim_offsets\":true,\"add_prefix_space\":false},"
@@ -338,6 +356,7 @@ int main(void) {
     test_metaspace_and_added();
     test_trim_offsets();
     test_decoders();
+    test_missing_unk();
     test_errors_and_batch();
     return test_done("tokenize/components");
 }
