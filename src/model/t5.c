@@ -191,20 +191,30 @@ static void scratch_free(t5_scratch *s) {
     free(s->h); free(s->q); free(s->k); free(s->v); free(s->att); free(s->ao); free(s->gate); free(s->up);
 }
 
-/* x (B*Tq, D) += o( attention(q·h, k·kv_in, v·kv_in) ), h = the normed x; kv_in (B*Tk, D). */
+/* x (B*Tq, D) += o( attention(q·h, k, v) ), h = the normed x (in s->h); k, v (B, Tk, inner) with
+ * kv_bstride floats between sequences (0 = packed; a cache of capacity Tmax passes Tmax*inner). */
+static void attend_kv(const xgd_t5 *m, t5_scratch *s, float *x, const float *k, const float *v, int64_t kv_bstride,
+                      int B, int Tq, int Tk, const xgd_wmat *q, const xgd_wmat *o, const uint8_t *kmask,
+                      const float *pos_bias, int causal, int q_offset) {
+    int64_t N = (int64_t)B * Tq;
+    xgd_linear(s->q, s->h, N, q, NULL);
+    /* T5 folds 1/sqrt(d_kv) into the initialisation: scores are plain q·k */
+    xgd_attn a = {.B = B, .Tq = Tq, .Tk = Tk, .nH = m->hp.n_head, .nKV = m->hp.n_head, .hd = m->hp.d_kv,
+                  .kv_bstride = kv_bstride, .scale = 1.0f, .causal = causal, .q_offset = q_offset,
+                  .key_mask = kmask, .pos_bias = pos_bias};
+    xgd_attention(s->att, NULL, s->q, k, v, &a);
+    xgd_linear(s->ao, s->att, N, o, NULL);
+    xgd_add_inplace(x, s->ao, N * m->hp.d_model);
+}
+
+/* The same with keys and values projected from kv_in (B*Tk, D). */
 static void attend(const xgd_t5 *m, t5_scratch *s, float *x, const float *kv_in, int B, int Tq, int Tk,
                    const xgd_wmat *q, const xgd_wmat *k, const xgd_wmat *v, const xgd_wmat *o,
                    const uint8_t *kmask, const float *pos_bias, int causal) {
-    int64_t N = (int64_t)B * Tq, Nk = (int64_t)B * Tk;
-    xgd_linear(s->q, s->h, N, q, NULL);
+    int64_t Nk = (int64_t)B * Tk;
     xgd_linear(s->k, kv_in, Nk, k, NULL);
     xgd_linear(s->v, kv_in, Nk, v, NULL);
-    /* T5 folds 1/sqrt(d_kv) into the initialisation: scores are plain q·k */
-    xgd_attn a = {.B = B, .Tq = Tq, .Tk = Tk, .nH = m->hp.n_head, .nKV = m->hp.n_head, .hd = m->hp.d_kv,
-                  .scale = 1.0f, .causal = causal, .key_mask = kmask, .pos_bias = pos_bias};
-    xgd_attention(s->att, NULL, s->q, s->k, s->v, &a);
-    xgd_linear(s->ao, s->att, N, o, NULL);
-    xgd_add_inplace(x, s->ao, N * m->hp.d_model);
+    attend_kv(m, s, x, s->k, s->v, 0, B, Tq, Tk, q, o, kmask, pos_bias, causal, 0);
 }
 
 /* x (N, D) += wo( act(wi0·h) [* wi1·h] ), h = RMS(x). */
@@ -353,38 +363,91 @@ int xgd_t5_loss_rows(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, i
     return rc;
 }
 
+/* Greedy decoding with caches: the cross-attention keys/values of every decoder block are
+ * projected from the encoder output once, and each step appends its token's self-attention
+ * keys/values to a per-block cache (B, Tmax, inner), so a step costs one token per sequence. */
+typedef struct {
+    float *ck, *cv;     /* (n_dec, B, Te, inner) cross-attention keys and values */
+    float *sk, *sv;     /* (n_dec, B, Tmax, inner) self-attention cache */
+    int Tmax;
+} t5_cache;
+
+/* One decoder step at position pos for tok (B): logits (B, V). */
+static void decode_step(const xgd_t5 *m, const t5_cache *c, t5_scratch *s, const uint8_t *enc_mask, int B, int Te,
+                        const int32_t *tok, int pos, float *logits) {
+    const xgd_t5_hparams *hp = &m->hp;
+    int64_t D = hp->d_model, I = hp->inner, Tm = c->Tmax;
+    int nH = hp->n_head, Tk = pos + 1;
+    float *x = xgd_malloc(sizeof(float) * (size_t)(B * D));
+    float *pb = xgd_malloc(sizeof(float) * (size_t)nH * (size_t)Tk);
+    for (int j = 0; j < Tk; j++) {   /* (nH, 1, Tk): the query is at pos */
+        int b = xgd_t5_bucket(j - pos, 0, hp->buckets, hp->max_dist);
+        for (int h = 0; h < nH; h++) pb[(size_t)h * Tk + j] = m->dec_rel[(size_t)b * nH + h];
+    }
+    xgd_embedding(x, tok, B, &m->shared);
+    for (int l = 0; l < hp->n_dec; l++) {
+        const xgd_t5_block *bl = &m->dec[l];
+        float *sk = c->sk + (size_t)l * B * Tm * I, *sv = c->sv + (size_t)l * B * Tm * I;
+        xgd_rmsnorm(s->h, NULL, x, bl->ln_sa, B, D, hp->eps);
+        xgd_linear(s->k, s->h, B, &bl->k, NULL);
+        xgd_linear(s->v, s->h, B, &bl->v, NULL);
+        for (int b = 0; b < B; b++) {
+            memcpy(sk + ((size_t)b * Tm + pos) * I, s->k + (size_t)b * I, sizeof(float) * (size_t)I);
+            memcpy(sv + ((size_t)b * Tm + pos) * I, s->v + (size_t)b * I, sizeof(float) * (size_t)I);
+        }
+        attend_kv(m, s, x, sk, sv, Tm * I, B, 1, Tk, &bl->q, &bl->o, NULL, pb, 1, pos);
+        xgd_rmsnorm(s->h, NULL, x, bl->ln_ca, B, D, hp->eps);
+        attend_kv(m, s, x, c->ck + (size_t)l * B * Te * I, c->cv + (size_t)l * B * Te * I, 0, B, 1, Te,
+                  &bl->cq, &bl->co, enc_mask, NULL, 0, 0);
+        feed_forward(m, s, x, bl, B);
+    }
+    xgd_rmsnorm(x, NULL, x, m->dec_final, B, D, hp->eps);
+    if (hp->scale_out) xgd_scale(x, (float)(1.0 / sqrt((double)D)), B * D);
+    xgd_linear(logits, x, B, &m->lm_head, NULL);
+    free(x);
+    free(pb);
+}
+
 int xgd_t5_greedy(const xgd_t5 *m, const int32_t *ids, const uint8_t *mask, int B, int Te, int n,
                   int32_t *out, float *step_logits) {
     const xgd_t5_hparams *hp = &m->hp;
-    int64_t V = hp->vocab, W = 1 + (int64_t)n;
-    float *enc = xgd_malloc(sizeof(float) * (size_t)B * Te * hp->d_model);
-    int32_t *dec = xgd_malloc(sizeof(int32_t) * (size_t)(B * W));
-    float *logits = xgd_malloc(sizeof(float) * (size_t)(B * W * V));
-    uint8_t *done = xgd_calloc((size_t)B, 1);
+    int64_t V = hp->vocab, W = 1 + (int64_t)n, D = hp->d_model, I = hp->inner;
+    if (n < 1) return xgd_fail("t5 greedy: max_new_tokens must be >= 1");
+    float *enc = xgd_malloc(sizeof(float) * (size_t)B * Te * D);
     for (int64_t i = 0; i < B * W; i++) out[i] = hp->pad_id;
     for (int b = 0; b < B; b++) out[(size_t)b * W] = hp->start_id;
-    int steps = -1;
-    if (xgd_t5_encode(m, ids, mask, B, Te, enc, NULL) == 0) {
-        steps = 0;
-        for (int s = 0; s < n; s++) {
-            int Td = s + 1;
-            for (int b = 0; b < B; b++) memcpy(dec + (size_t)b * Td, out + (size_t)b * W, sizeof(int32_t) * (size_t)Td);
-            if (xgd_t5_decode(m, enc, mask, B, Te, dec, Td, logits, NULL) != 0) { steps = -1; break; }
-            int all_done = 1;
-            for (int b = 0; b < B; b++) {
-                const float *z = logits + ((size_t)b * Td + (size_t)(Td - 1)) * V;
-                if (step_logits) memcpy(step_logits + ((size_t)s * B + b) * V, z, sizeof(float) * (size_t)V);
-                int32_t best = 0;   /* first maximum, as torch.argmax */
-                for (int64_t v = 1; v < V; v++) if (z[v] > z[best]) best = (int32_t)v;
-                int32_t tok = done[b] ? hp->pad_id : best;
-                out[(size_t)b * W + Td] = tok;
-                if (tok == hp->eos_id) done[b] = 1;
-                all_done &= done[b];
-            }
-            steps = s + 1;
-            if (all_done) break;
-        }
+    if (xgd_t5_encode(m, ids, mask, B, Te, enc, NULL) != 0) { free(enc); return -1; }
+    size_t cross = (size_t)hp->n_dec * B * Te * I, self = (size_t)hp->n_dec * B * W * I;
+    t5_cache c = {xgd_malloc(sizeof(float) * cross), xgd_malloc(sizeof(float) * cross),
+                  xgd_malloc(sizeof(float) * self), xgd_malloc(sizeof(float) * self), (int)W};
+    for (int l = 0; l < hp->n_dec; l++) {
+        xgd_linear(c.ck + (size_t)l * B * Te * I, enc, (int64_t)B * Te, &m->dec[l].ck, NULL);
+        xgd_linear(c.cv + (size_t)l * B * Te * I, enc, (int64_t)B * Te, &m->dec[l].cv, NULL);
     }
-    free(enc); free(dec); free(logits); free(done);
+    t5_scratch s = scratch_new(m, B, B);
+    float *logits = xgd_malloc(sizeof(float) * (size_t)(B * V));
+    int32_t *tok = xgd_malloc(sizeof(int32_t) * (size_t)B);
+    uint8_t *done = xgd_calloc((size_t)B, 1);
+    int steps = 0;
+    for (int st = 0; st < n; st++) {
+        for (int b = 0; b < B; b++) tok[b] = out[(size_t)b * W + st];
+        decode_step(m, &c, &s, mask, B, Te, tok, st, logits);
+        int all_done = 1;
+        for (int b = 0; b < B; b++) {
+            const float *z = logits + (size_t)b * V;
+            if (step_logits) memcpy(step_logits + ((size_t)st * B + b) * V, z, sizeof(float) * (size_t)V);
+            int32_t best = 0;   /* first maximum, as torch.argmax */
+            for (int64_t v = 1; v < V; v++) if (z[v] > z[best]) best = (int32_t)v;
+            int32_t t = done[b] ? hp->pad_id : best;   /* finished rows continue with pad */
+            out[(size_t)b * W + st + 1] = t;
+            if (t == hp->eos_id) done[b] = 1;
+            all_done &= done[b];
+        }
+        steps = st + 1;
+        if (all_done) break;
+    }
+    scratch_free(&s);
+    free(c.ck); free(c.cv); free(c.sk); free(c.sv);
+    free(enc); free(logits); free(tok); free(done);
     return steps;
 }

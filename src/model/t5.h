@@ -3,10 +3,10 @@
  * stack, no 1/sqrt(d_kv) score scaling, gated-gelu (or relu) feed-forward, an untied head without
  * the d_model^-0.5 rescale for mT5/T5 v1.1 (rescaled only when the config says the head is tied).
  *
- * Everything runs in f32 with the weights in their stored dtype (the ops in ops/ops.h). One call
- * computes whole sequences (no KV cache): the encoder once, the decoder teacher-forced over all
- * positions. Greedy decoding re-runs the decoder over the growing prefix, which is what a cache
- * computes, at O(n^2) cost: fine for evaluation lengths. */
+ * Everything runs in f32 with the weights in their stored dtype (the ops in ops/ops.h). The
+ * teacher-forced calls compute whole sequences: the encoder once, the decoder over all positions.
+ * Greedy decoding projects the cross-attention keys/values once and keeps a self-attention KV
+ * cache, one token per sequence per step. */
 #ifndef XGD_MODEL_T5_H
 #define XGD_MODEL_T5_H
 #include <jansson.h>
