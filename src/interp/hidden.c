@@ -81,35 +81,54 @@ int xgd_pool_hidden(const xgd_model *m, const int32_t *const *seqs, const int *l
     return rc;
 }
 
+typedef struct { int len; int64_t idx; } len_idx;
+static int by_len(const void *a, const void *b) {
+    const len_idx *x = a, *y = b;
+    return x->len != y->len ? (x->len < y->len ? -1 : 1) : (x->idx < y->idx ? -1 : x->idx > y->idx);
+}
+
 int xgd_pool_texts(const xgd_model *m, const xgd_tokenizer *tok, const char *const *texts, int64_t n, int batch,
                    int add_special, int max_len, const int *sel, int nsel, xgd_pooling pool, float *out) {
     if (batch < 1) batch = 1;
     size_t per = (size_t)nsel * (size_t)m->hp.hidden;
-    int32_t **seqs = xgd_malloc(sizeof(int32_t *) * (size_t)batch);
-    int *lens = xgd_malloc(sizeof(int) * (size_t)batch);
+    int32_t **seqs = xgd_calloc((size_t)(n ? n : 1), sizeof(int32_t *));
+    len_idx *order = xgd_malloc(sizeof(len_idx) * (size_t)(n ? n : 1));
+    int rc = 0;
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        xgd_encoding e = {0};
+        if (xgd_encode(tok, texts[i], strlen(texts[i]), add_special, &e) != 0) { rc = xgd_err_context("text %lld", (long long)i); break; }
+        int len = (int)e.n;
+        if (max_len > 0 && len > max_len) len = max_len;
+        if (len == 0) rc = xgd_fail("text %lld encodes to no tokens", (long long)i);
+        seqs[i] = xgd_malloc(sizeof(int32_t) * (size_t)(len ? len : 1));
+        memcpy(seqs[i], e.ids, sizeof(int32_t) * (size_t)len);
+        order[i] = (len_idx){len, i};
+        xgd_encoding_free(&e);
+    }
+    /* Sequences of similar length go together: little padding, and the cache of a batch is bounded
+     * by a token budget (batch x 256 tokens, at least one sequence) rather than by batch x the
+     * longest text. Pooling is per sequence, so the grouping does not change any result. */
+    if (rc == 0) qsort(order, (size_t)n, sizeof(len_idx), by_len);
+    int64_t budget = (int64_t)batch * 256;
+    const int32_t **bs = xgd_malloc(sizeof(int32_t *) * (size_t)batch);
+    int *bl = xgd_malloc(sizeof(int) * (size_t)batch);
+    float *tmp = xgd_malloc(sizeof(float) * per * (size_t)batch);
     xgd_progress pr;
     xgd_progress_start(&pr, "pool", n, "texts");
-    int rc = 0;
-    for (int64_t i0 = 0; i0 < n && rc == 0; i0 += batch) {
-        int B = (int)(n - i0 < batch ? n - i0 : batch);
-        for (int b = 0; b < B; b++) {
-            xgd_encoding e = {0};
-            seqs[b] = NULL;
-            if (xgd_encode(tok, texts[i0 + b], strlen(texts[i0 + b]), add_special, &e) != 0) { rc = -1; B = b; break; }
-            int len = (int)e.n;
-            if (max_len > 0 && len > max_len) len = max_len;
-            if (len == 0) { xgd_encoding_free(&e); rc = xgd_fail("text %lld encodes to no tokens", (long long)(i0 + b)); B = b; break; }
-            seqs[b] = xgd_malloc(sizeof(int32_t) * (size_t)len);
-            memcpy(seqs[b], e.ids, sizeof(int32_t) * (size_t)len);
-            lens[b] = len;
-            xgd_encoding_free(&e);
+    for (int64_t i0 = 0; i0 < n && rc == 0;) {
+        int B = 0;
+        while (i0 + B < n && B < batch && (B == 0 || (int64_t)(B + 1) * order[i0 + B].len <= budget)) {
+            bs[B] = seqs[order[i0 + B].idx];
+            bl[B] = order[i0 + B].len;
+            B++;
         }
-        if (rc == 0) rc = xgd_pool_hidden(m, (const int32_t *const *)seqs, lens, B, sel, nsel, pool, out + (size_t)i0 * per);
-        for (int b = 0; b < B; b++) free(seqs[b]);
+        rc = xgd_pool_hidden(m, bs, bl, B, sel, nsel, pool, tmp);
+        for (int b = 0; b < B && rc == 0; b++) memcpy(out + (size_t)order[i0 + b].idx * per, tmp + (size_t)b * per, sizeof(float) * per);
+        i0 += B;
         xgd_progress_add(&pr, B);
     }
     xgd_progress_end(&pr);
-    free(seqs);
-    free(lens);
+    for (int64_t i = 0; i < n; i++) free(seqs[i]);
+    free(seqs); free(order); free(bs); free(bl); free(tmp);
     return rc;
 }

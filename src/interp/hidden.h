@@ -21,8 +21,9 @@ int xgd_pool_hidden(const xgd_model *m, const int32_t *const *seqs, const int *l
                     const int *sel, int nsel, xgd_pooling pool, float *out);
 
 /* Encode n texts (add_special as tok(text) does; truncated on the right to max_len > 0 tokens)
- * and pool them batch by batch: out (n, nsel, H). Only one batch's activations are held. A text
- * that encodes to no tokens is an error naming its index. */
+ * and pool them batch by batch: out (n, nsel, H) in input order. Texts are grouped by length,
+ * at most `batch` per forward and about batch x 256 tokens; only one batch's activations are
+ * held. A text that encodes to no tokens is an error naming its index. */
 int xgd_pool_texts(const xgd_model *m, const xgd_tokenizer *tok, const char *const *texts, int64_t n, int batch,
                    int add_special, int max_len, const int *sel, int nsel, xgd_pooling pool, float *out);
 
