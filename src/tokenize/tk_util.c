@@ -255,8 +255,8 @@ void tk_nstr_push(tk_nstr *d, const char *b, size_t n, int32_t o0, int32_t o1) {
 
 void tk_nstr_push_range(tk_nstr *d, const tk_nstr *src, size_t from, size_t to) {
     size_t base = d->n;
+    if (to == from) { tk_nstr_push(d, "", 0, 0, 0); return; } /* src->s may be NULL */
     tk_nstr_push(d, src->s + from, to - from, 0, 0);
-    if (to == from) return;
     memcpy(d->o0 + base, src->o0 + from, (to - from) * sizeof *d->o0);
     memcpy(d->o1 + base, src->o1 + from, (to - from) * sizeof *d->o1);
 }
