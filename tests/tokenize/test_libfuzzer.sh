@@ -1,7 +1,7 @@
 # Builds the libFuzzer target (tests/tokenize/fuzz_tokenizer.c) with clang, ASan and UBSan, and
 # fuzzes the tokenizer loaders and encode/decode for XGD_FUZZ_SECONDS (default 10) from the seeds
-# of fuzz_body.h, with a fixed -seed (XGD_FUZZ_SEED) so a CI run is repeatable. Skips when clang or libFuzzer is missing, and in the sanitizer build (the
-# target is sanitized itself; once is enough).
+# of fuzz_body.h, with a fixed -seed (XGD_FUZZ_SEED) so that CI runs the same inputs. Skips when
+# clang or libFuzzer is missing, and in the sanitizer build (the target is sanitized itself).
 set -u
 if [ "${XGD_SANITIZED:-0}" = 1 ]; then echo "skip: runs in the release build's test run"; exit 77; fi
 command -v clang >/dev/null || { echo "skip: clang is not installed"; exit 77; }
