@@ -16,21 +16,31 @@
 /* Texts and 0/1 labels of a CSV file, by column name. */
 typedef struct { xgd_csv csv; const char **text; uint8_t *y; int64_t n; } labelled;
 
+/* label_col may list several columns ("toxic,severe_toxic,..."): the label is 1 when any is 1
+ * (pipeline-spec §2.4's alternative Jigsaw mapping). */
 static int read_labelled(const char *path, const char *text_col, const char *label_col, labelled *d) {
     memset(d, 0, sizeof *d);
     if (xgd_csv_read(path, &d->csv) != 0) return -1;
-    int tc = xgd_csv_col(&d->csv, text_col), lc = xgd_csv_col(&d->csv, label_col);
-    if (tc < 0 || lc < 0)
-        return xgd_fail("%s: no column '%s' (for --%s); for Jigsaw's train.csv use --text_column comment_text --label_column toxic",
-                        path, tc < 0 ? text_col : label_col, tc < 0 ? "text_column" : "label_column");
+    int tc = xgd_csv_col(&d->csv, text_col);
+    if (tc < 0) return xgd_fail("%s: no column '%s' (for --text_column); for Jigsaw's train.csv use --text_column comment_text --label_column toxic", path, text_col);
+    int nl, lc[16], rc = 0;
+    char **names = xgd_split_list(label_col, &nl);
+    if (nl < 1 || nl > 16) rc = xgd_fail("--label_column: give 1 to 16 column names");
+    for (int k = 0; k < nl && rc == 0; k++)
+        if ((lc[k] = xgd_csv_col(&d->csv, names[k])) < 0)
+            rc = xgd_fail("%s: no column '%s' (for --label_column); for Jigsaw's train.csv use --text_column comment_text --label_column toxic", path, names[k]);
+    xgd_free_list(names);
+    if (rc) return rc;
     d->n = d->csv.nrow;
     d->text = xgd_malloc(sizeof(char *) * (size_t)(d->n ? d->n : 1));
-    d->y = xgd_malloc((size_t)(d->n ? d->n : 1));
+    d->y = xgd_calloc((size_t)(d->n ? d->n : 1), 1);
     for (int64_t i = 0; i < d->n; i++) {
-        const char *l = xgd_csv_cell(&d->csv, i, lc);
-        /* the seed requires labels in {0, 1} (isin([0,1]).all()) */
-        if (strcmp(l, "0") && strcmp(l, "1")) return xgd_fail("%s:%ld: label '%s' is not 0 or 1", path, d->csv.line[i], l);
-        d->y[i] = l[0] == '1';
+        for (int k = 0; k < nl; k++) {
+            const char *l = xgd_csv_cell(&d->csv, i, lc[k]);
+            /* the seed requires labels in {0, 1} (isin([0,1]).all()) */
+            if (strcmp(l, "0") && strcmp(l, "1")) return xgd_fail("%s:%ld: label '%s' is not 0 or 1", path, d->csv.line[i], l);
+            d->y[i] |= l[0] == '1';
+        }
         d->text[i] = xgd_csv_cell(&d->csv, i, tc);
     }
     if (d->n == 0) return xgd_fail("%s: no data rows", path);
@@ -113,7 +123,7 @@ int cmd_probe(int argc, char **argv) {
         {"train_fp", OPT_STR, &train_fp, "CSV", "training CSV (RFC 4180: quoted fields may hold commas and newlines)"},
         {"val_fp", OPT_STR, &val_fp, "CSV", "validation CSV; without it the training rows are split 90/10 at random (as random_split)"},
         {"text_column", OPT_STR, &text_col, "NAME", "column with the text (default text; Jigsaw: comment_text)"},
-        {"label_column", OPT_STR, &label_col, "NAME", "column with the 0/1 label (default label; Jigsaw: toxic)"},
+        {"label_column", OPT_STR, &label_col, "NAME", "column with the 0/1 label (default label; Jigsaw: toxic); several names separated by commas: 1 when any is 1"},
         {"pooling", OPT_STR, &pooling, "avg|last", "pool the hidden states over the tokens (avg, the seed's) or take the last token"},
         {"layer", OPT_INT, &layer, "N", "hidden state as transformers' output_hidden_states numbers them: 0 = embeddings, N = output of block N-1, L = after the final norm (default L: the seed's last_hidden_state)"},
         {"epochs", OPT_INT, &epochs, "N", "training epochs (default 20)"},
@@ -173,6 +183,8 @@ int cmd_probe(int argc, char **argv) {
     uint8_t *y = xgd_malloc((size_t)n);
     memcpy(y, tr.y, (size_t)tr.n);
     if (have_val) memcpy(y + tr.n, va.y, (size_t)va.n);
+    int64_t npos_labels = 0;
+    for (int64_t i = 0; i < n; i++) npos_labels += y[i];
     idx = xgd_malloc(sizeof(int64_t) * (size_t)n);
     int64_t ntr, nva;
     if (have_val) {
@@ -205,6 +217,7 @@ int cmd_probe(int argc, char **argv) {
         json_object_set_new(j, "pooling", json_string(pool == XGD_POOL_AVG ? "avg" : "last"));
         json_object_set_new(j, "n_train", json_integer(ntr));
         json_object_set_new(j, "n_val", json_integer(nva));
+        json_object_set_new(j, "n_positive", json_integer(npos_labels));
         json_object_set_new(j, "best_val_loss", xgd_jreal(vl));
         json_object_set_new(j, "best_val_acc", xgd_jreal(va_acc));
         json_object_set_new(j, "probe", json_string("best-probe.npy"));

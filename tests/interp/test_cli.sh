@@ -70,6 +70,11 @@ done
 grep -q "features from" "$T/pc2.err" && ok || bad "feature cache not reused: $(cat "$T/pc2.err")"
 cmp -s "$T/pc1/log.jsonl" "$T/pc2/log.jsonl" && cmp -s "$T/pc1/best-probe.npy" "$T/pc2/best-probe.npy" && ok || bad "cached features trained differently"
 
+# several label columns: 1 when any is 1 (quoted multi-line texts with commas too)
+printf 'text,a,b\n"one, two",0,1\n"multi\nline ""q""",0,0\nthree,1,0\nfour,1,1\nfive,0,0\n' >"$T/multi.csv"
+"$XGD" -q probe --model "$T/m" --train_fp "$T/multi.csv" --val_fp "$T/multi.csv" --label_column a,b --epochs 1 --output "$T/pm" >/dev/null 2>&1 && \
+  grep -q '"n_positive": 6' "$T/pm/summary.json" && ok || bad "--label_column a,b: $(cat "$T/pm/summary.json" 2>/dev/null)"
+
 # bad inputs: wrong column, a bad label, an unterminated quote
 "$XGD" -q probe --model "$T/m" --train_fp "$JIG" --output "$T/x" 2>"$T/err" && bad "missing column accepted" || \
   { grep -q "no column 'text'" "$T/err" && ok || bad "missing column message: $(cat "$T/err")"; }
