@@ -105,6 +105,12 @@ static void apply_config(xgd_tokenizer *t, json_t *cfg, int src) {
         const char *c = tok_content(json_array_get(extra, k));
         if (c) ensure_special(t, c);
     }
+    /* GPT2/Bloom/Roberta fast tokenizers apply the config's add_prefix_space to a top-level
+     * ByteLevel pre-tokenizer (their __init__ rewrites its state when it differs). */
+    json_t *aps = json_object_get(cfg, "add_prefix_space");
+    if (json_is_boolean(aps) && t->pre && t->pre->kind == P_BYTELEVEL &&
+        (class_is(cls, "GPT2Tokenizer") || class_is(cls, "BloomTokenizer") || class_is(cls, "RobertaTokenizer") || src == SRC_GPT2))
+        t->pre->add_prefix_space = json_is_true(aps);
     /* LlamaTokenizerFast (and Gemma, Cohere, CodeLlama) rebuild the post-processor from
      * add_bos_token / add_eos_token (update_post_processor). */
     int llama_like = class_is(cls, "LlamaTokenizer") || class_is(cls, "CodeLlamaTokenizer") ||

@@ -109,6 +109,10 @@ int main(void) {
         CHECK(xgd_pad_id(t) == 50256 && xgd_bos_id(t) == 50256 && xgd_eos_id(t) == 50256);
         xgd_tokenizer_free(t);
     } else CHECK_MSG(0, "%s", xgd_errmsg());
+    /* add_prefix_space in the config reaches the ByteLevel pre-tokenizer: "Hello" -> "ĠHello" */
+    write_in(d, "tokenizer_config.json", "{\"tokenizer_class\":\"GPT2TokenizerFast\",\"add_prefix_space\":true}");
+    if ((t = xgd_tokenizer_load(d))) { CHECK_STR(enc(t, "Hello", 0), "18435"); xgd_tokenizer_free(t); }
+    else CHECK_MSG(0, "%s", xgd_errmsg());
     write_in(d, "special_tokens_map.json", "[1, 2]");
     CHECK(xgd_tokenizer_load(d) == NULL && strstr(xgd_errmsg(), "special_tokens_map.json"));
     /* a vocab.json path finds merges.txt beside it */
