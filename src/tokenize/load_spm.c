@@ -157,7 +157,7 @@ static tk_norm *norm_seq(int n) {
 
 #define SPIECE "\xE2\x96\x81" /* ▁ */
 
-static int build_llama(xgd_tokenizer *t, spm_model *sm) {
+static int build_llama(xgd_tokenizer *t, spm_model *sm, int legacy) {
     tk_model *m = &t->model;
     m->kind = M_BPE; m->fuse_unk = 1; m->byte_fallback = 1; m->unk_id = -1;
     double *scores = xgd_malloc(sm->n * sizeof *scores);
@@ -174,11 +174,17 @@ static int build_llama(xgd_tokenizer *t, spm_model *sm) {
     if (r) return -1;
     for (int k = 0; k < 3 && (size_t)k < sm->n; k++) tk_added_add(&t->added, k, first[k], 0, 0, 0, 0, 1);
 
-    t->norm = norm_seq(2);
-    t->norm->nsub = 2;
-    t->norm->sub[0].kind = N_PREPEND; t->norm->sub[0].content = xgd_strdup(SPIECE);
-    t->norm->sub[1].kind = N_REPLACE; t->norm->sub[1].content = xgd_strdup(SPIECE);
-    tk_pattern_init(&t->norm->sub[1].pat, 0, " ");
+    if (legacy) { /* Prepend("▁") + Replace(" ", "▁"), no pre-tokenizer */
+        t->norm = norm_seq(2);
+        t->norm->nsub = 2;
+        t->norm->sub[0].kind = N_PREPEND; t->norm->sub[0].content = xgd_strdup(SPIECE);
+        t->norm->sub[1].kind = N_REPLACE; t->norm->sub[1].content = xgd_strdup(SPIECE);
+        tk_pattern_init(&t->norm->sub[1].pat, 0, " ");
+    } else { /* legacy=False: no normalizer, Metaspace(prepend_scheme="first", split=False) */
+        t->pre = xgd_calloc(1, sizeof *t->pre);
+        t->pre->kind = P_METASPACE; strcpy(t->pre->repl, SPIECE);
+        t->pre->prepend_scheme = PREPEND_FIRST; t->pre->split = 0;
+    }
 
     t->dec = xgd_calloc(1, sizeof *t->dec);
     t->dec->kind = D_SEQUENCE; t->dec->nsub = 4;
@@ -194,7 +200,7 @@ static int build_llama(xgd_tokenizer *t, spm_model *sm) {
     return 0;
 }
 
-static int build_t5(xgd_tokenizer *t, spm_model *sm, int extra_ids) {
+static int build_t5(xgd_tokenizer *t, spm_model *sm, int extra_ids, int legacy) {
     tk_model *m = &t->model;
     m->kind = M_UNIGRAM; m->unk_id = -1;
     size_t n = sm->n + (size_t)extra_ids;
@@ -222,9 +228,10 @@ static int build_t5(xgd_tokenizer *t, spm_model *sm, int extra_ids) {
 
     t->pre = xgd_calloc(1, sizeof *t->pre);
     t->pre->kind = P_METASPACE; strcpy(t->pre->repl, SPIECE);
-    t->pre->prepend_scheme = PREPEND_ALWAYS; t->pre->split = 1;
+    /* _get_prepend_scheme: "always", or "first" when the config says legacy=False */
+    t->pre->prepend_scheme = legacy ? PREPEND_ALWAYS : PREPEND_FIRST; t->pre->split = 1;
     t->dec = xgd_calloc(1, sizeof *t->dec);
-    t->dec->kind = D_METASPACE; strcpy(t->dec->repl, SPIECE); t->dec->prepend_scheme = PREPEND_ALWAYS;
+    t->dec->kind = D_METASPACE; strcpy(t->dec->repl, SPIECE); t->dec->prepend_scheme = t->pre->prepend_scheme;
     if (sm->eos_id >= 0 && (size_t)sm->eos_id < sm->n) {
         t->post.post = xgd_malloc(sizeof(int32_t)); t->post.post[0] = sm->eos_id; t->post.npost = 1;
     }
@@ -233,7 +240,8 @@ static int build_t5(xgd_tokenizer *t, spm_model *sm, int extra_ids) {
     return 0;
 }
 
-int tk_load_spm_buf(xgd_tokenizer *t, const uint8_t *data, size_t len, int flavor, int extra_ids, const char *name) {
+int tk_load_spm_buf(xgd_tokenizer *t, const uint8_t *data, size_t len, const tk_spm_opts *o, const char *name) {
+    int flavor = o->flavor;
     spm_model sm = {0};
     pb b = {data, data + len};
     int r = parse_model(b, &sm);
@@ -241,7 +249,7 @@ int tk_load_spm_buf(xgd_tokenizer *t, const uint8_t *data, size_t len, int flavo
         if (flavor == 0) flavor = sm.model_type == 2 ? 1 : 2;
         if (flavor == 1 && sm.model_type != 2) r = xgd_fail("a Llama tokenizer needs a BPE SentencePiece model (model_type %d)", sm.model_type);
         else if (flavor == 2 && sm.model_type != 1) r = xgd_fail("a T5 tokenizer needs a Unigram SentencePiece model (model_type %d)", sm.model_type);
-        else r = flavor == 1 ? build_llama(t, &sm) : build_t5(t, &sm, extra_ids);
+        else r = flavor == 1 ? build_llama(t, &sm, o->legacy) : build_t5(t, &sm, o->extra_ids, o->legacy);
     }
     if (!r) {
         for (size_t k = 0; k < sm.n; k++) {
@@ -261,10 +269,10 @@ int tk_load_spm_buf(xgd_tokenizer *t, const uint8_t *data, size_t len, int flavo
     return 0;
 }
 
-int tk_load_spm(xgd_tokenizer *t, const char *path, int flavor, int extra_ids) {
+int tk_load_spm(xgd_tokenizer *t, const char *path, const tk_spm_opts *o) {
     char *data; size_t len;
     if (xgd_read_file(path, &data, &len)) return -1;
-    int r = tk_load_spm_buf(t, (const uint8_t *)data, len, flavor, extra_ids, path);
+    int r = tk_load_spm_buf(t, (const uint8_t *)data, len, o, path);
     free(data);
     return r;
 }

@@ -202,12 +202,14 @@ struct xgd_tokenizer {
 };
 /* Loaders fill a zeroed tokenizer (bos/eos/pad/unk preset to -1). */
 int tk_load_json(xgd_tokenizer *t, const char *path);
-/* flavor: 0 from the model type (BPE -> Llama, Unigram -> T5), 1 Llama, 2 T5; extra_ids: T5's. */
-int tk_load_spm(xgd_tokenizer *t, const char *path, int flavor, int extra_ids);
+/* How to convert a .model: flavor 0 from the model type (BPE -> Llama, Unigram -> T5), 1 Llama,
+ * 2 T5; extra_ids: T5's <extra_id_N> count; legacy: transformers' `legacy` flag (default 1). */
+typedef struct { int flavor, extra_ids, legacy; } tk_spm_opts;
+int tk_load_spm(xgd_tokenizer *t, const char *path, const tk_spm_opts *o);
 int tk_load_gpt2(xgd_tokenizer *t, const char *vocab_path, const char *merges_path);
 /* The same from memory (name is used in messages); the fuzz targets use these. */
 int tk_load_json_text(xgd_tokenizer *t, const char *text, size_t len, const char *name);
-int tk_load_spm_buf(xgd_tokenizer *t, const uint8_t *data, size_t len, int flavor, int extra_ids, const char *name);
+int tk_load_spm_buf(xgd_tokenizer *t, const uint8_t *data, size_t len, const tk_spm_opts *o, const char *name);
 /* A whole tokenizer from a tokenizer.json text (kind 0) or .model bytes (kind 1), no config. */
 xgd_tokenizer *tk_tokenizer_from_memory(int kind, const void *data, size_t len);
 /* Parse components from tokenizer.json objects (shared with tests). */

@@ -148,18 +148,19 @@ static int load_any(xgd_tokenizer *t, const char *path, json_t **cfg, int *src) 
     int flavor = class_is(cls, "T5") || class_is(cls, "MT5") ? 2 : class_is(cls, "Llama") ? 1 : 0;
     int64_t extra = xgd_json_int(*cfg, "extra_ids", 100);
     if (extra < 0 || extra > 100000) extra = 100; /* a corrupt value; T5 uses 100 */
+    tk_spm_opts so = {flavor, (int)extra, xgd_json_bool(*cfg, "legacy", 1)};
     char *tj = xgd_path_join(dir, "tokenizer.json"), *tm = xgd_path_join(dir, "tokenizer.model"),
          *sp = xgd_path_join(dir, "spiece.model"), *vj = xgd_path_join(dir, "vocab.json"),
          *mt = xgd_path_join(dir, "merges.txt");
     int r;
     if (isdir) {
         if (xgd_is_file(tj)) { *src = SRC_JSON; r = tk_load_json(t, tj); }
-        else if (xgd_is_file(tm)) { *src = SRC_SPM; r = tk_load_spm(t, tm, flavor, extra); }
-        else if (xgd_is_file(sp)) { *src = SRC_SPM; r = tk_load_spm(t, sp, flavor, extra); }
+        else if (xgd_is_file(tm)) { *src = SRC_SPM; r = tk_load_spm(t, tm, &so); }
+        else if (xgd_is_file(sp)) { *src = SRC_SPM; r = tk_load_spm(t, sp, &so); }
         else if (xgd_is_file(vj) && xgd_is_file(mt)) { *src = SRC_GPT2; r = tk_load_gpt2(t, vj, mt); }
         else r = xgd_fail("%s: no tokenizer.json, tokenizer.model, spiece.model or vocab.json+merges.txt", path);
     } else if (!xgd_is_file(path)) r = xgd_fail("%s: no such file or folder", path);
-    else if (ends_with(path, ".model")) { *src = SRC_SPM; r = tk_load_spm(t, path, flavor, extra); }
+    else if (ends_with(path, ".model")) { *src = SRC_SPM; r = tk_load_spm(t, path, &so); }
     else if (ends_with(path, "vocab.json")) {
         *src = SRC_GPT2;
         r = xgd_is_file(mt) ? tk_load_gpt2(t, path, mt) : xgd_fail("%s: merges.txt is missing beside it", path);
@@ -187,8 +188,9 @@ xgd_tokenizer *tk_tokenizer_from_memory(int kind, const void *data, size_t len) 
     xgd_tokenizer *t = xgd_calloc(1, sizeof *t);
     t->bos = t->eos = t->pad = t->unk = -1;
     t->cleanup = 1;
+    tk_spm_opts so = {0, 100, 1};
     int r = kind == 0 ? tk_load_json_text(t, data, len, "tokenizer.json")
-                      : tk_load_spm_buf(t, data, len, 0, 100, "tokenizer.model");
+                      : tk_load_spm_buf(t, data, len, &so, "tokenizer.model");
     if (r) { xgd_tokenizer_free(t); return NULL; }
     if (t->unk < 0) t->unk = t->model.unk_id;
     apply_config(t, NULL, kind == 0 ? SRC_JSON : SRC_SPM);

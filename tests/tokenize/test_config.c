@@ -75,6 +75,23 @@ int main(void) {
     if ((t = xgd_tokenizer_load(d))) { CHECK_STR(enc(t, "Hello world", 1), "1 15043 3186"); xgd_tokenizer_free(t); }
     else CHECK_MSG(0, "%s", xgd_errmsg());
 
+    /* legacy=False (LlamaConverter): no normalizer, Metaspace(first, split=False): the piece
+     * after an added token gets no "▁", and a leading space is the "▁" itself */
+    d = folder("llama2_nonlegacy");
+    link_in(d, l2, "tokenizer.model");
+    write_in(d, "tokenizer_config.json", "{\"tokenizer_class\":\"LlamaTokenizer\",\"legacy\":false}");
+    if ((t = xgd_tokenizer_load(d))) {
+        CHECK_STR(enc(t, "<s>Hello world", 0), "1 10994 3186");
+        CHECK_STR(enc(t, " Hello", 0), "15043");
+        CHECK_STR(enc(t, "Hello  world", 1), "1 15043 29871 3186");
+        xgd_tokenizer_free(t);
+    } else CHECK_MSG(0, "%s", xgd_errmsg());
+    if ((t = xgd_tokenizer_load(l2))) { /* legacy (the default) */
+        CHECK_STR(enc(t, "<s>Hello world", 0), "1 15043 3186");
+        CHECK_STR(enc(t, " Hello", 0), "29871 15043");
+        xgd_tokenizer_free(t);
+    }
+
     /* tokenizer.json wins over tokenizer.model */
     d = folder("both");
     link_in(d, l3, "tokenizer.json");
