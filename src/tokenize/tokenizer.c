@@ -45,8 +45,6 @@ static const char *tok_content(json_t *v) {
     return xgd_json_str(v, "content", NULL);
 }
 
-static int32_t added_index_of_id(const xgd_tokenizer *t, int32_t id);
-
 static void ensure_special(xgd_tokenizer *t, const char *content) {
     int32_t id = xgd_token_to_id(t, content);
     if (id < 0) return; /* transformers would grow the vocab; a real checkpoint never needs it */
