@@ -54,6 +54,29 @@ static void top_c(int32_t *idx, int n, int c, const float *v) {
     qsort_r(idx, (size_t)(c < n ? c : n), sizeof(int32_t), cmp_desc, (void *)v);
 }
 
+/* Reorder idx[0..n) so that its first k entries are the shortest prefix of the order above whose
+ * probability mass exp(s - mx)/z reaches p, and return k (quickselect on mass: expected O(n), no
+ * sort). The prefix is what top-p keeps: token j stays iff the mass strictly before it is < p. */
+static int top_mass(int32_t *idx, int n, const float *s, double mx, double z, double p) {
+    int lo = 0, hi = n;          /* invariant: k lies in (lo, hi]; mass of idx[0..lo) is acc < p */
+    double acc = 0;
+    while (hi - lo > 1) {
+        int32_t piv = idx[lo + (hi - lo) / 2];
+        int i = lo;
+        for (int j = lo; j < hi; j++)
+            if (before(s, idx[j], piv)) { int32_t t = idx[i]; idx[i] = idx[j]; idx[j] = t; i++; }
+        for (int j = i; j < hi; j++)   /* the pivot right after the elements before it */
+            if (idx[j] == piv) { idx[j] = idx[i]; idx[i] = piv; break; }
+        double left = 0;
+        for (int j = lo; j < i; j++) left += exp((double)s[idx[j]] - mx) / z;
+        if (acc + left >= p) { hi = i; continue; }
+        acc += left + exp((double)s[piv] - mx) / z;
+        if (acc >= p) return i + 1;
+        lo = i + 1;
+    }
+    return hi;
+}
+
 /* Candidates examined before falling back to a full sort: the top-p set of a language model at
  * temperature ~1 almost always lies within them; when it does not, the full sort decides. */
 #define SAMPLER_CANDIDATES 1024
@@ -93,7 +116,12 @@ static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sample
                 mass += pj;
                 keep++;
             }
-            if (keep == c && c < n) { c = V; continue; }
+            if (keep == c && c < n) {
+                if (use_k || sp->min_p > 0.0f) { c = V; continue; }
+                /* the nucleus is larger than the sorted candidates (a flat distribution): find it
+                 * by mass instead of sorting the whole vocabulary */
+                keep = top_mass(w->idx, n, s, mx, z, (double)sp->top_p);
+            }
         }
         /* with neither top-p nor min-p every token survives; the draw walks idx in the
          * (deterministic) order quickselect left it, so no full sort is needed */
