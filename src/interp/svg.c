@@ -59,15 +59,7 @@ static void frame(FILE *f, const xgd_chart *c, range r) {
     }
 }
 
-static int finish(xgd_atomic_file *af, FILE *f) {
-    fprintf(f, "</svg>\n");
-    return xgd_atomic_commit(af);
-}
-
-int xgd_svg_bars(const char *path, const xgd_chart *c) {
-    xgd_atomic_file af;
-    if (xgd_atomic_open(&af, path) != 0) return -1;
-    FILE *f = af.fp;
+void xgd_svg_bars_to(FILE *f, const xgd_chart *c) {
     range r = value_range(c);
     frame(f, c, r);
     double gw = (double)(W - ML - MR) / (c->ncat ? c->ncat : 1), bw = 0.8 * gw / (c->nser ? c->nser : 1);
@@ -84,13 +76,10 @@ int xgd_svg_bars(const char *path, const xgd_chart *c) {
         esc(f, c->cats[k]);
         fprintf(f, "</text>\n");
     }
-    return finish(&af, f);
+    fprintf(f, "</svg>\n");
 }
 
-int xgd_svg_lines(const char *path, const xgd_chart *c) {
-    xgd_atomic_file af;
-    if (xgd_atomic_open(&af, path) != 0) return -1;
-    FILE *f = af.fp;
+void xgd_svg_lines_to(FILE *f, const xgd_chart *c) {
     range r = value_range(c);
     frame(f, c, r);
     double step = c->ncat > 1 ? (double)(W - ML - MR - 20) / (c->ncat - 1) : 0;
@@ -107,5 +96,16 @@ int xgd_svg_lines(const char *path, const xgd_chart *c) {
         }
         fprintf(f, "\"/>\n");
     }
-    return finish(&af, f);
+    fprintf(f, "</svg>\n");
 }
+
+/* The chart into its own file, atomically. */
+static int to_file(const char *path, const xgd_chart *c, void (*draw)(FILE *, const xgd_chart *)) {
+    xgd_atomic_file af;
+    if (xgd_atomic_open(&af, path) != 0) return -1;
+    draw(af.fp, c);
+    return xgd_atomic_commit(&af);
+}
+
+int xgd_svg_bars(const char *path, const xgd_chart *c) { return to_file(path, c, xgd_svg_bars_to); }
+int xgd_svg_lines(const char *path, const xgd_chart *c) { return to_file(path, c, xgd_svg_lines_to); }

@@ -3,6 +3,7 @@
  * retrieval: one line per language over the hidden-state index). Written atomically. */
 #ifndef XGD_INTERP_SVG_H
 #define XGD_INTERP_SVG_H
+#include <stdio.h>
 
 typedef struct {
     const char *title, *ylabel, *xlabel;
@@ -15,5 +16,8 @@ typedef struct {
 
 int xgd_svg_bars(const char *path, const xgd_chart *c);
 int xgd_svg_lines(const char *path, const xgd_chart *c);
+/* The same charts written into an open file (to inline them in an HTML report). */
+void xgd_svg_bars_to(FILE *f, const xgd_chart *c);
+void xgd_svg_lines_to(FILE *f, const xgd_chart *c);
 
 #endif
