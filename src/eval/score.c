@@ -27,7 +27,8 @@ xgd_scorer *xgd_scorer_open(const xgd_score_opts *o) {
     const char *b = o->backend ? o->backend : "perspective";
     if (!strcmp(b, "perspective")) return xgd_perspective_open(o);
     if (!strcmp(b, "lexicon")) return xgd_lexicon_open(o);
-    xgd_fail("unknown scoring backend '%s' (perspective, lexicon)", b);
+    if (!strcmp(b, "classifier")) return xgd_classifier_scorer_open(o);
+    xgd_fail("unknown scoring backend '%s' (perspective, lexicon, classifier)", b);
     return NULL;
 }
 
