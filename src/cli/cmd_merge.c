@@ -2,9 +2,7 @@
 #include "cli/args.h"
 #include "base/err.h"
 #include "base/fs.h"
-#include "model/lora.h"
-#include "train/params.h"
-#include "train/save.h"
+#include "train/merge.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,15 +35,8 @@ int cmd_merge(int argc, char **argv) {
     if (r != 0) return r < 0 ? 2 : 0;
     if (args_require(&spec, "base_model_name", base) || args_require(&spec, "lora_adapter", adapter)) return 2;
     if (!out && !exact) { fprintf(stderr, "xgd merge: error: --output_dir (or --output_path) is required\n"); return 2; }
-    xgd_model *m;
-    if (xgd_model_load(&m, base) != 0) return cli_error();
-    xgd_dtype dt = m->g.embed.dtype;   /* the base's stored dtype */
-    if (dtype_s && xgd_dtype_parse(dtype_s, &dt) != 0) { xgd_model_free(m); fprintf(stderr, "xgd merge: error: unknown dtype '%s'\n", dtype_s); return 2; }
-    xgd_params p;
-    xgd_params_init(&p, m);
-    xgd_adapter *a = NULL;
-    int rc = xgd_adapter_load(&a, m, adapter);
-    if (rc == 0) rc = xgd_adapter_merge(a);
+    xgd_dtype dt = XGD_DTYPE_COUNT;   /* the base's stored dtype */
+    if (dtype_s && xgd_dtype_parse(dtype_s, &dt) != 0) { fprintf(stderr, "xgd merge: error: unknown dtype '%s'\n", dtype_s); return 2; }
     char dest[8192];
     if (exact) snprintf(dest, sizeof dest, "%s", exact);
     else {
@@ -58,10 +49,8 @@ int cmd_merge(int argc, char **argv) {
         free(rp);
         snprintf(dest, sizeof dest, "%s/%s/lora_%s_%s", out, bname, pname, aname);
     }
-    if (rc == 0) rc = xgd_save_hf_folder(&p, m->path, dest, dt);
-    if (rc == 0) printf("{\"output\": \"%s\", \"adapters_merged\": %d, \"dtype\": \"%s\"}\n", dest, a->n, xgd_dtype_torch_name(dt));
-    xgd_adapter_free(a);
-    xgd_params_free(&p);
-    xgd_model_free(m);
+    int n = 0;
+    int rc = xgd_merge_adapter(base, adapter, dest, dt, &n);
+    if (rc == 0) printf("{\"output\": \"%s\", \"adapters_merged\": %d}\n", dest, n);
     return rc == 0 ? 0 : cli_error();
 }
