@@ -10,6 +10,7 @@ typedef struct { const char *name; cmd_fn fn; const char *summary; } cmd_entry;
  * answers "not available in this build". */
 #define XGD_COMMANDS(X) \
     X(demo,     "the study in miniature, offline: pretrain, English-only DPO, generate, score, compare languages") \
+    X(run,      "the whole study from one STUDY.json: DPO, merge, generation, scoring, metrics, summary; resumable") \
     X(report,   "a self-contained HTML report (inline SVG) and a markdown summary of a study folder") \
     X(inspect,  "show a checkpoint's family, shapes, parameter count, dtypes and memory") \
     X(forward,  "run one forward pass over token ids or text; save logits / hidden states as .npy") \

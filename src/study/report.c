@@ -43,7 +43,7 @@ int xgd_report_write(const char *dir) {
     char *sp = xgd_path_join(dir, "summary.json");
     json_t *s = xgd_json_load(sp);
     free(sp);
-    if (!s) return xgd_err_context("report: %s is not a study folder written by xgd demo", dir);
+    if (!s) return xgd_err_context("report: %s is not a study folder written by xgd demo or xgd run", dir);
     json_t *langs = json_object_get(s, "languages");
     if (!json_is_object(langs) || json_object_size(langs) == 0) { json_decref(s); return xgd_fail("report: %s/summary.json has no languages", dir); }
     int L = (int)json_object_size(langs);
@@ -119,12 +119,25 @@ int xgd_report_write(const char *dir) {
                    "<code>dpo/final_checkpoint</code></li></ul>\n</body></html>\n");
         rc = xgd_atomic_commit(&af);
     }
-    /* the terminal summary: the demo's table */
+    /* the terminal summary: a markdown table of the same numbers */
     if (rc == 0) {
-        char *src = xgd_path_join(dir, "summary.md"), *buf = NULL, *dst = xgd_path_join(dir, "report.md");
-        size_t len;
-        if (xgd_read_file(src, &buf, &len) == 0) { rc = xgd_write_file_atomic(dst, buf, len); free(buf); }
-        free(src);
+        char *dst = xgd_path_join(dir, "report.md");
+        xgd_atomic_file mf;
+        if ((rc = xgd_atomic_open(&mf, dst)) == 0) {
+            fprintf(mf.fp, "| language | avg toxicity before | after [95%% CI] | toxicity probability before | after | EMT before | after |\n"
+                           "|---|---|---|---|---|---|---|\n");
+            json_object_foreach(langs, key, v) {
+                json_t *ci = json_object_get(v, "avg_after_ci");
+                fprintf(mf.fp, "| %s | %.3f | %.3f [%.3f, %.3f] | %.3f | %.3f | %.3f | %.3f |\n", key, xgd_json_num(v, "avg_before", NAN),
+                        xgd_json_num(v, "avg_after", NAN), json_number_value(json_array_get(ci, 0)), json_number_value(json_array_get(ci, 1)),
+                        xgd_json_num(v, "toxicity_prob_before", NAN), xgd_json_num(v, "toxicity_prob_after", NAN),
+                        xgd_json_num(v, "emt_before", NAN), xgd_json_num(v, "emt_after", NAN));
+            }
+            fprintf(mf.fp, "\nAverage toxicity fell significantly in %lld of %lld languages other than the DPO language (%s) and rose in %lld.\n",
+                    (long long)xgd_json_int(s, "transferred_languages", 0), (long long)xgd_json_int(s, "other_languages", 0),
+                    xgd_json_str(s, "dpo_language", "?"), (long long)xgd_json_int(s, "languages_where_toxicity_rose", 0));
+            rc = xgd_atomic_commit(&mf);
+        }
         free(dst);
     }
     free(names); free(avg); free(prob);
