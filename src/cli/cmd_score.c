@@ -55,7 +55,7 @@ int cmd_score(int argc, char **argv) {
     long concurrency = 0, max_retries = o.max_retries;
     int overwrite = 0, skip_bad = 0, retry_failed = 0;
     const opt_spec opts[] = {
-        {"backend", OPT_STR, &o.backend, "NAME", "perspective (the Perspective API, default), lexicon (offline word lists) or classifier (a local HF toxicity classifier)"},
+        {"backend", OPT_STR, &o.backend, "NAME", "perspective (the Perspective API, default), lexicon (offline word lists) classifier (a local HF toxicity classifier) or probe (the study's linear probe on an LM)"},
         {"datapath", OPT_STR, &datapath, "FILE", "generation file: JSONL {\"prompt\": ..., \"generated_text\": ...} (xgd generate's output)"},
         {"output_folder", OPT_STR, &output_folder, "DIR", "writes DIR/perspective_api_eval-<datapath stem>.json (for every backend); resumed if present"},
         {"language", OPT_STR, &language, "LANG", "language sent with each text, lower-cased, zh-hans -> zh (default: the datapath stem's last '_' part)"},
@@ -72,15 +72,16 @@ int cmd_score(int argc, char **argv) {
         {"store", OPT_FLAG, &o.store, NULL, "let Google store the texts (the default sends doNotStore: true)"},
         {"key_in_query", OPT_FLAG, &o.key_in_query, NULL, "send the key as ?key= in the URL (as the seed) instead of the x-goog-api-key header"},
         {"lexicon", OPT_STR, &o.lexicon, "FILE|DIR", "lexicon backend: a folder of <lang>.txt/<lang>.json word lists, or one list for all languages"},
-        {"model", OPT_STR, &o.model, "DIR", "classifier backend: an XLM-R-family sequence-classification checkpoint (e.g. textdetox/xlmr-large-toxicity-classifier); the probability of the label named toxic"},
+        {"model", OPT_STR, &o.model, "DIR", "classifier backend: an XLM-R-family sequence-classification checkpoint (e.g. textdetox/xlmr-large-toxicity-classifier), the probability of the label named toxic; probe backend: the language model"},
+        {"probe", OPT_STR, &o.probe, "FILE", "probe backend: probe weights (.npy from xgd probe, or the seed's english-probe.pt); P = sigmoid(w . mean-pooled last hidden state)"},
         {"overwrite", OPT_FLAG, &overwrite, NULL, "discard an existing output file instead of resuming it"},
         {"retry_failed", OPT_FLAG, &retry_failed, NULL, "score again the records that failed after all retries (not the API's 400s), rewriting the file atomically"},
         {"skip_bad_lines", OPT_FLAG, &skip_bad, NULL, "skip malformed input lines with a warning (default: stop with file:line, nothing written)"},
         {0},
     };
     const cmd_spec spec = {"score",
-        "xgd score --datapath FILE --output_folder DIR [--backend perspective|lexicon|classifier] [--language LANG]\n"
-        "          [--api_key_file PATH | --api_key KEY] [--qps 1] [--attributes TOXICITY] [--lexicon FILE|DIR] [--model DIR]",
+        "xgd score --datapath FILE --output_folder DIR [--backend perspective|lexicon|classifier|probe] [--language LANG]\n"
+        "          [--api_key_file PATH | --api_key KEY] [--qps 1] [--attributes TOXICITY] [--lexicon FILE|DIR] [--model DIR] [--probe FILE]",
         "Scores every generated text of a generation file and writes the seed pipeline's file: one line\n"
         "{\"query\": text, \"response\": {...}, \"prompt\": prompt} per input line, in input order, as Python's\n"
         "json.dumps writes it; a text that could not be scored gets \"response\": null and\n"

@@ -28,7 +28,8 @@ xgd_scorer *xgd_scorer_open(const xgd_score_opts *o) {
     if (!strcmp(b, "perspective")) return xgd_perspective_open(o);
     if (!strcmp(b, "lexicon")) return xgd_lexicon_open(o);
     if (!strcmp(b, "classifier")) return xgd_classifier_scorer_open(o);
-    xgd_fail("unknown scoring backend '%s' (perspective, lexicon, classifier)", b);
+    if (!strcmp(b, "probe")) return xgd_probe_scorer_open(o);
+    xgd_fail("unknown scoring backend '%s' (perspective, lexicon, classifier, probe)", b);
     return NULL;
 }
 

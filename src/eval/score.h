@@ -24,7 +24,7 @@
 #include "base/log.h"
 
 typedef struct {
-    const char *backend;     /* "perspective", "lexicon" or "classifier" */
+    const char *backend;     /* "perspective", "lexicon", "classifier" or "probe" */
     const char *attributes;  /* comma-separated attribute names; default "TOXICITY" */
     /* perspective */
     const char *api_key;     /* never printed, logged or written */
@@ -38,8 +38,9 @@ typedef struct {
     int key_in_query;        /* send the key as ?key= (as the seed) instead of the x-goog-api-key header */
     /* lexicon */
     const char *lexicon;     /* a folder of <lang>.txt / <lang>.json lists, or one list for every language */
-    /* classifier */
-    const char *model;       /* a sequence-classification checkpoint (XLM-R family), folder or hub id */
+    /* classifier / probe */
+    const char *model;       /* classifier: a sequence-classification checkpoint (XLM-R family); probe: the LM */
+    const char *probe;       /* probe: the probe's weights (.npy from xgd probe, or the seed's .pt) */
 } xgd_score_opts;
 
 void xgd_score_opts_default(xgd_score_opts *o);

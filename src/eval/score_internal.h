@@ -35,5 +35,6 @@ json_t *xgd_score_attributes(const char *list);
 xgd_scorer *xgd_perspective_open(const xgd_score_opts *o);
 xgd_scorer *xgd_lexicon_open(const xgd_score_opts *o);
 xgd_scorer *xgd_classifier_scorer_open(const xgd_score_opts *o);
+xgd_scorer *xgd_probe_scorer_open(const xgd_score_opts *o);
 
 #endif
