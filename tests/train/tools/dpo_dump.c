@@ -79,5 +79,16 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/grad/%s.npy", argv[4], pp.info[i].name);
         xgd_npy_write(path, XGD_F32, pp.grad + pp.info[i].offset, pp.info[i].ndim, pp.info[i].shape);
     }
+    xgd_tgraph_free(rg);
+    xgd_tgraph_free(pg);
+    xgd_params_free(&rp);
+    xgd_params_free(&pp);
+    xgd_dpo_batch_free(&b);
+    for (int i = 0; i < B; i++) xgd_dpo_tok_free(&toks[i]);
+    free(toks); free(pairs); free(lc); free(lr); free(rc); free(rr); free(dc); free(dr);
+    xgd_dpo_set_free(&set);
+    xgd_tokenizer_free(tok);
+    xgd_model_free(pm);
+    xgd_model_free(rm);
     return 0;
 }
