@@ -201,10 +201,10 @@ static int train_loop(trainer *t) {
     run_state rs = {0, INFINITY, -1, 0};
     int rl = a->resume ? load_state(t, &rs) : 1;
     if (rl < 0) return -1;
-    if (rl == 0) {
-        xgd_info("dpo: resuming at step %lld of %lld", (long long)rs.step, (long long)max_steps);
-        if (trim_log(t, rs.step) != 0) return -1;
-    }
+    if (rl == 0) xgd_info("dpo: resuming at step %lld of %lld", (long long)rs.step, (long long)max_steps);
+    /* the log keeps only the steps the weights have (a run killed before its first checkpoint starts
+     * afresh, so its lines go too) */
+    if (trim_log(t, rs.step) != 0) return -1;
     int64_t *order = xgd_malloc(sizeof(int64_t) * (size_t)t->n_train);
     const xgd_dpo_tok **pairs = xgd_malloc(sizeof(*pairs) * (size_t)a->batch);
     double *lc = xgd_malloc(sizeof(double) * (size_t)a->batch), *lr = xgd_malloc(sizeof(double) * (size_t)a->batch);
