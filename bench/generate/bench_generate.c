@@ -2,7 +2,7 @@
  * generate runs them (one prefill per prompt, the samples of a group of prompts decoded as one
  * batch) and (b) one sample at a time (prefill + decode per sample, the naive way). Prompts are
  * token ids read from a file (one line of space-separated ids per prompt). Prints one JSON line.
- *   bench_generate MODEL PROMPTS.txt [--N 25] [--max_tokens 20] [--prompts 50] */
+ *   bench_generate MODEL PROMPTS.txt [--N 25] [--max_tokens 20] [--prompts 50] [--group G] [--batched_only 1] */
 #include "base/err.h"
 #include "base/log.h"
 #include "generate/generate.h"
@@ -14,11 +14,13 @@
 int main(int argc, char **argv) {
     xgd_process_env(argv);
     if (argc < 3) { fprintf(stderr, "usage: bench_generate MODEL PROMPTS.txt [--N 25] [--max_tokens 20] [--prompts 50]\n"); return 2; }
-    int N = 25, M = 20, P = 50;
+    int N = 25, M = 20, P = 50, group = 0, batched_only = 0;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--N")) N = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max_tokens")) M = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--prompts")) P = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--group")) group = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batched_only")) batched_only = atoi(argv[i + 1]);
     }
     xgd_model *m;
     if (xgd_model_load(&m, argv[1]) != 0) { fprintf(stderr, "bench_generate: %s\n", xgd_errmsg()); return 1; }
@@ -38,7 +40,7 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     P = n;
-    xgd_gen_opts o = {.N = N, .max_tokens = M, .sp = {0.9f, 0.8f, -1, 0}, .seed = 1, .group = N >= 100 ? 1 : 100 / N};
+    xgd_gen_opts o = {.N = N, .max_tokens = M, .sp = {0.9f, 0.8f, -1, 0}, .seed = 1, .group = group > 0 ? group : N >= 100 ? 1 : 100 / N};
     int32_t *out_ids = xgd_malloc(sizeof(int32_t) * (size_t)o.group * N * M);
     int *out_len = xgd_malloc(sizeof(int) * (size_t)o.group * N);
     xgd_gen_out out = {out_ids, out_len};
@@ -56,16 +58,16 @@ int main(int argc, char **argv) {
     one.N = 1;
     one.group = 1;
     long tokens_b = 0;
-    int Pb = P < 4 ? P : 4;   /* a subset: the naive way is slow; throughput is per token */
+    int Pb = batched_only ? 0 : P < 4 ? P : 4;   /* a subset: the naive way is slow; throughput is per token */
     t0 = xgd_now();
     for (int p = 0; p < Pb; p++)
         for (int k = 0; k < N; k++) {
             if (xgd_generate_group(m, (const int32_t *const *)prompts + p, lens + p, 1, (int64_t)p * N + k, &one, &out) != 0) return 1;
             tokens_b += out_len[0];
         }
-    double tb = xgd_now() - t0;
+    double tb = xgd_now() - t0, ob = Pb ? tokens_b / tb : 0;
     printf("{\"model\": \"%s\", \"prompts\": %d, \"N\": %d, \"max_tokens\": %d, \"batched_tok_s\": %.1f, \"one_by_one_tok_s\": %.2f, "
-           "\"one_by_one_prompts\": %d, \"ratio\": %.2f}\n", argv[1], P, N, M, tokens_a / ta, tokens_b / tb, Pb,
-           (tokens_a / ta) / (tokens_b / tb));
+           "\"one_by_one_prompts\": %d, \"ratio\": %.2f}\n", argv[1], P, N, M, tokens_a / ta, ob, Pb,
+           ob > 0 ? (tokens_a / ta) / ob : 0.0);
     return 0;
 }

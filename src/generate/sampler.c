@@ -5,14 +5,16 @@
 
 void xgd_sampler_work_init(xgd_sampler_work *w, int V) {
     w->p = xgd_malloc(sizeof(float) * (size_t)V);
+    w->e = xgd_malloc(sizeof(float) * (size_t)V);
     w->idx = xgd_malloc(sizeof(int32_t) * (size_t)V);
     w->V = V;
 }
 
 void xgd_sampler_work_free(xgd_sampler_work *w) {
     free(w->p);
+    free(w->e);
     free(w->idx);
-    w->p = NULL;
+    w->p = w->e = NULL;
     w->idx = NULL;
 }
 
@@ -56,8 +58,9 @@ static void top_c(int32_t *idx, int n, int c, const float *v) {
 
 /* Reorder idx[0..n) so that its first k entries are the shortest prefix of the order above whose
  * probability mass exp(s - mx)/z reaches p, and return k (quickselect on mass: expected O(n), no
- * sort). The prefix is what top-p keeps: token j stays iff the mass strictly before it is < p. */
-static int top_mass(int32_t *idx, int n, const float *s, double mx, double z, double p) {
+ * sort). e[v] = exp(s[v] - max), z their sum. The prefix is what top-p keeps: token j stays iff
+ * the mass strictly before it is < p. */
+static int top_mass(int32_t *idx, int n, const float *s, const float *e, double z, double p) {
     int lo = 0, hi = n;          /* invariant: k lies in (lo, hi]; mass of idx[0..lo) is acc < p */
     double acc = 0;
     while (hi - lo > 1) {
@@ -68,9 +71,10 @@ static int top_mass(int32_t *idx, int n, const float *s, double mx, double z, do
         for (int j = i; j < hi; j++)   /* the pivot right after the elements before it */
             if (idx[j] == piv) { idx[j] = idx[i]; idx[i] = piv; break; }
         double left = 0;
-        for (int j = lo; j < i; j++) left += exp((double)s[idx[j]] - mx) / z;
+        for (int j = lo; j < i; j++) left += e[idx[j]];
+        left /= z;
         if (acc + left >= p) { hi = i; continue; }
-        acc += left + exp((double)s[piv] - mx) / z;
+        acc += left + e[piv] / z;
         if (acc >= p) return i + 1;
         lo = i + 1;
     }
@@ -88,6 +92,20 @@ static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sample
     float *s = w->p;
     for (int v = 0; v < V; v++) { s[v] = logits[v] / t; w->idx[v] = v; }
     int use_k = sp->top_k > 0 && sp->top_k < V;
+    if (!use_k && sp->top_p < 1.0f && sp->min_p <= 0.0f) {
+        /* top-p alone (the study's setting): one quickselect on probability mass over the
+         * vocabulary finds the nucleus; the draw walks it in that (deterministic) order */
+        float mx = s[0];
+        for (int v = 1; v < V; v++) if (s[v] > mx) mx = s[v];
+        double z = 0;
+        for (int v = 0; v < V; v++) { w->e[v] = expf(s[v] - mx); z += w->e[v]; }
+        int keep = top_mass(w->idx, V, s, w->e, z, (double)sp->top_p);
+        double zz = 0;
+        for (int i = 0; i < keep; i++) zz += w->e[w->idx[i]];
+        for (int v = 0; v < V; v++) s[v] = 0.0f;
+        for (int i = 0; i < keep; i++) s[w->idx[i]] = (float)(w->e[w->idx[i]] / zz);
+        return keep;
+    }
     int c = V < SAMPLER_CANDIDATES ? V : SAMPLER_CANDIDATES;
     if (use_k && sp->top_k >= c) c = V;   /* k beyond the candidates: sort everything */
     for (int pass = 0; pass < 2; pass++) {
@@ -100,10 +118,13 @@ static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sample
             while (n < c && s[w->idx[n]] >= kth) n++;
             if (n == c && c < V) { c = V; continue; }
         }
-        /* softmax over the survivors (all of V when top-k is off) */
-        double mx = s[w->idx[0]], z = 0;
-        if (n == V) for (int v = 0; v < V; v++) z += exp((double)s[v] - mx);
-        else for (int i = 0; i < n; i++) z += exp((double)s[w->idx[i]] - mx);
+        /* softmax over the survivors (all of V when top-k is off): exp once per token, in f32 as
+         * vLLM's softmax, summed in double */
+        float mx = s[w->idx[0]];
+        float *e = w->e;
+        double z = 0;
+        if (n == V) for (int v = 0; v < V; v++) { e[v] = expf(s[v] - mx); z += e[v]; }
+        else for (int i = 0; i < n; i++) { int32_t v = w->idx[i]; e[v] = expf(s[v] - mx); z += e[v]; }
         /* top-p: keep j iff the mass strictly before j is < p; min-p: prob >= min_p * max */
         int keep = n;
         if (sp->top_p < 1.0f || sp->min_p > 0.0f) {
@@ -111,7 +132,7 @@ static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sample
             keep = 0;
             while (keep < n) {
                 if (keep == c) break;   /* ran past the sorted candidates */
-                double pj = exp((double)s[w->idx[keep]] - mx) / z;
+                double pj = e[w->idx[keep]] / z;
                 if (keep > 0 && (mass >= (double)sp->top_p || pj < thr)) break;
                 mass += pj;
                 keep++;
@@ -120,14 +141,14 @@ static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sample
                 if (use_k || sp->min_p > 0.0f) { c = V; continue; }
                 /* the nucleus is larger than the sorted candidates (a flat distribution): find it
                  * by mass instead of sorting the whole vocabulary */
-                keep = top_mass(w->idx, n, s, mx, z, (double)sp->top_p);
+                keep = top_mass(w->idx, n, s, e, z, (double)sp->top_p);
             }
         }
         /* with neither top-p nor min-p every token survives; the draw walks idx in the
          * (deterministic) order quickselect left it, so no full sort is needed */
         double zz = 0;
-        for (int i = 0; i < keep; i++) zz += exp((double)s[w->idx[i]] - mx);
-        for (int i = 0; i < keep; i++) s[w->idx[i]] = (float)(exp((double)s[w->idx[i]] - mx) / zz);
+        for (int i = 0; i < keep; i++) zz += e[w->idx[i]];
+        for (int i = 0; i < keep; i++) s[w->idx[i]] = (float)(e[w->idx[i]] / zz);
         /* zero the rest: tokens outside idx[0..keep) */
         for (int i = keep; i < V; i++) s[w->idx[i]] = 0.0f;
         return keep;

@@ -22,7 +22,7 @@ typedef struct {
 } xgd_sampling;
 
 /* Scratch for one row of V logits; reuse it across calls. */
-typedef struct { float *p; int32_t *idx; int V; } xgd_sampler_work;
+typedef struct { float *p, *e; int32_t *idx; int V; } xgd_sampler_work;
 void xgd_sampler_work_init(xgd_sampler_work *w, int V);
 void xgd_sampler_work_free(xgd_sampler_work *w);
 
