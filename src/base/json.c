@@ -1,10 +1,18 @@
 #include "base/json.h"
 #include "base/err.h"
+#include "base/fs.h"
+#include <stdlib.h>
 #include <stdarg.h>
 
 json_t *xgd_json_load(const char *path) {
+    /* read the whole file first: jansson's own file reader takes one getc() per byte, a third of
+     * the time of loading a 9 MB tokenizer.json */
+    char *buf;
+    size_t len;
+    if (xgd_read_file(path, &buf, &len) != 0) return NULL;
     json_error_t e;
-    json_t *j = json_load_file(path, JSON_DECODE_ANY, &e);
+    json_t *j = json_loadb(buf, len, JSON_DECODE_ANY, &e);
+    free(buf);
     if (!j) xgd_fail("%s:%d:%d: invalid JSON: %s", path, e.line, e.column, e.text);
     return j;
 }
