@@ -2,6 +2,8 @@
  * an object polymorphic on "type". Unknown keys are ignored; unknown types are load errors. */
 #include "tokenize/tk.h"
 #include "base/err.h"
+#include "base/fs.h"
+#include "tokenize/load_json_fast.h"
 #include "base/json.h"
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +264,12 @@ static int parse_post(tk_post *p, json_t *o) {
 }
 
 /* ---- models ---- */
+/* Set by tk_load_json while it loads a file: model.vocab and model.merges are then read straight
+ * from the text (load_json_fast.c) and the jansson document holds empty placeholders for them. */
+static _Thread_local const tk_fast_spans *g_fast;
+
 static int vocab_from_object(tk_model *m, json_t *v) {
+    if (g_fast && g_fast->vocab) return tk_fast_vocab(m, g_fast);
     if (!json_is_object(v)) return xgd_fail("model: 'vocab' must be an object {token: id}");
     const char *k; json_t *val;
     json_object_foreach(v, k, val) {
@@ -292,7 +299,8 @@ static int parse_model(tk_model *m, json_t *o) {
         json_t *merges = json_object_get(o, "merges");
         if (merges && !json_is_array(merges)) return xgd_fail("BPE: 'merges' must be a list");
         uint32_t rank = 0;
-        for (size_t k = 0; k < json_array_size(merges); k++) {
+        if (g_fast && g_fast->merges && tk_fast_merges(m, g_fast) != 0) return -1;
+        for (size_t k = 0; !(g_fast && g_fast->merges) && k < json_array_size(merges); k++) {
             json_t *e = json_array_get(merges, k);
             const char *a, *b; size_t na, nb;
             if (json_is_string(e)) {
@@ -375,21 +383,65 @@ static int load(xgd_tokenizer *t, json_t *root) {
     return 0;
 }
 
+/* The document jansson parses: the text with the vocab and merges values replaced by "{}" and
+ * "[]" followed by the line breaks they held, so error positions after them stay right. */
+static char *placeholder_doc(const char *text, size_t len, const tk_fast_spans *sp, size_t *out_len) {
+    char *doc = xgd_malloc(len + 1), *o = doc;
+    const char *p = text, *end = text + len;
+    const char *spans[2][2] = {{sp->vocab, sp->vocab_end}, {sp->merges, sp->merges_end}};
+    if (spans[0][0] && spans[1][0] && spans[1][0] < spans[0][0]) {
+        const char *t0 = spans[0][0], *t1 = spans[0][1];
+        spans[0][0] = spans[1][0]; spans[0][1] = spans[1][1];
+        spans[1][0] = t0; spans[1][1] = t1;
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *v = spans[k][0], *ve = spans[k][1];
+        if (!v) continue;
+        memcpy(o, p, (size_t)(v - p));
+        o += v - p;
+        *o++ = *v;                                /* '{' or '[' */
+        *o++ = v == sp->vocab ? '}' : ']';
+        for (const char *q = v; q < ve; q++) if (*q == '\n') *o++ = '\n';
+        p = ve;
+    }
+    memcpy(o, p, (size_t)(end - p));
+    o += end - p;
+    *o = 0;
+    *out_len = (size_t)(o - doc);
+    return doc;
+}
+
+/* Parse tokenizer.json text: jansson for the structure, the fast path for model.vocab/merges. */
+static int load_text(xgd_tokenizer *t, const char *text, size_t len, const char *name) {
+    tk_fast_spans spans;
+    int fast = tk_fast_find(text, len, &spans);
+    char *doc = NULL;
+    size_t doc_len = len;
+    if (fast) doc = placeholder_doc(text, len, &spans, &doc_len);
+    json_error_t e;
+    json_t *root = json_loadb(doc ? doc : text, doc_len, JSON_DECODE_ANY, &e);
+    int r = -1;
+    if (!root) xgd_fail("%s:%d:%d: invalid JSON: %s", name, e.line, e.column, e.text);
+    else {
+        g_fast = fast ? &spans : NULL;
+        r = load(t, root);
+        g_fast = NULL;
+        json_decref(root);
+        if (r) xgd_err_context("%s", name);
+    }
+    free(doc);
+    return r ? -1 : 0;
+}
+
 int tk_load_json(xgd_tokenizer *t, const char *path) {
-    json_t *root = xgd_json_load(path);
-    if (!root) return -1;
-    int r = load(t, root);
-    json_decref(root);
-    if (r) return xgd_err_context("%s", path);
-    return 0;
+    char *text;
+    size_t len;
+    if (xgd_read_file(path, &text, &len) != 0) return -1;
+    int r = load_text(t, text, len, path);
+    free(text);
+    return r;
 }
 
 int tk_load_json_text(xgd_tokenizer *t, const char *text, size_t len, const char *name) {
-    json_error_t e;
-    json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &e);
-    if (!root) return xgd_fail("%s:%d:%d: invalid JSON: %s", name, e.line, e.column, e.text);
-    int r = load(t, root);
-    json_decref(root);
-    if (r) return xgd_err_context("%s", name);
-    return 0;
+    return load_text(t, text, len, name);
 }
