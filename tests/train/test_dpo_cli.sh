@@ -88,6 +88,21 @@ d = np.abs(a - m).max()
 assert d <= 1e-4, d
 " && ok || bad "merged logits differ from base + adapter"
 
+# LoRA runs resume too: a kill mid-run and a rerun give the adapter of an unbroken run, byte for byte
+lpartial=0
+for delay in 0.3 0.6; do
+  rm -rf "$T/lb"
+  "$XGD" -q dpo --data_dir "$T/data" --model_name_or_path "$T/model" --max_steps 80 --learning_rate 3e-3 \
+        --warmup_steps 5 --eval_steps 10 --save_steps 5 --logging_steps 5 --max_length 32 --max_prompt_length 8 --seed 3 \
+        --use_lora --lora_r 8 --lora_alpha 16 --output_dir "$T/lb" >/dev/null 2>&1 &
+  pid=$!; sleep $delay; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  [ -f "$T/lb/final_checkpoint/adapter_model.safetensors" ] || lpartial=$((lpartial+1))
+  run --output_dir "$T/lb" --use_lora --lora_r 8 --lora_alpha 16 --learning_rate 3e-3 >/dev/null || bad "LoRA resume failed"
+  cmp -s "$T/l/final_checkpoint/adapter_model.safetensors" "$T/lb/final_checkpoint/adapter_model.safetensors" && ok \
+    || bad "resumed LoRA adapter differs (kill at ${delay}s)"
+done
+[ $lpartial -ge 1 ] && ok || bad "no LoRA kill landed mid-run"
+
 # 4. malformed rows: file:line, or skipped on request
 mkdir -p "$T/badd"; cp "$T/bad.jsonl" "$T/badd/"
 "$XGD" -q dpo --data_dir "$T/badd" --model_name_or_path "$T/model" --output_dir "$T/c" --max_steps 1 2>"$T/err" >/dev/null
