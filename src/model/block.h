@@ -37,7 +37,9 @@ typedef struct {
 
 /* x (N, H): the block's input, replaced by its output. */
 void xgd_block_forward(const xgd_model *m, int l, float *x, xgd_block_acts *a, const xgd_block_io *io);
-/* Token embeddings (+ learned positions, + BLOOM's embedding norm) into x (N, H); tmp (N, H). */
+/* Token embeddings (+ learned positions, + BLOOM's embedding norm) into x (N, H); tmp (N, H).
+ * _raw stops before the embedding norm (its input, which backward needs). */
+int xgd_model_embed_raw(const xgd_model *m, float *x, float *tmp, const int32_t *ids, const int32_t *pos, int64_t N);
 int xgd_model_embed(const xgd_model *m, float *x, float *tmp, const int32_t *ids, const int32_t *pos, int64_t N);
 /* The attention score scale of layer l (1/sqrt(hd), GPT-2's options). */
 float xgd_attn_scale(const xgd_model *m, int l);

@@ -162,11 +162,11 @@ void xgd_block_forward(const xgd_model *m, int l, float *x, xgd_block_acts *a, c
     fire(io, XGD_HOOK_RESID_POST, l, x, (int)H);
 }
 
-/* Token (+ learned position) embeddings, BLOOM's embedding LayerNorm: x (N, H). tmp (N, H) is
- * scratch. Checks ids and positions. */
-int xgd_model_embed(const xgd_model *m, float *x, float *tmp, const int32_t *ids, const int32_t *pos, int64_t N) {
+/* The embedding before any norm: token rows (+ the embedding adapter) + learned positions, into
+ * x (N, H); tmp (N, H) is scratch. Checks ids and positions. The training graph recomputes it as
+ * the input of BLOOM's embedding norm. */
+int xgd_model_embed_raw(const xgd_model *m, float *x, float *tmp, const int32_t *ids, const int32_t *pos, int64_t N) {
     const xgd_hparams *hp = &m->hp;
-    int64_t H = hp->hidden;
     for (int64_t n = 0; n < N; n++)
         if (ids[n] < 0 || ids[n] >= hp->vocab)
             return xgd_fail("token id %d at position %lld is outside the vocabulary [0, %d)", ids[n], (long long)n, hp->vocab);
@@ -177,10 +177,16 @@ int xgd_model_embed(const xgd_model *m, float *x, float *tmp, const int32_t *ids
             if (pos[n] < 0 || pos[n] >= hp->max_pos)
                 return xgd_fail("position %d is beyond the model's %d learned positions", pos[n], hp->max_pos);
         xgd_embedding(tmp, pos, N, &m->g.pos_embed);
-        xgd_add_inplace(x, tmp, N * H);
+        xgd_add_inplace(x, tmp, N * hp->hidden);
     }
+    return 0;
+}
+
+/* The embedding output: the raw embedding, then BLOOM's embedding LayerNorm. */
+int xgd_model_embed(const xgd_model *m, float *x, float *tmp, const int32_t *ids, const int32_t *pos, int64_t N) {
+    if (xgd_model_embed_raw(m, x, tmp, ids, pos, N) != 0) return -1;
     if (m->fam->has_embed_norm)
-        xgd_layernorm(x, NULL, NULL, x, m->g.embed_ln_w, m->g.embed_ln_b, N, H, hp->norm_eps);
+        xgd_layernorm(x, NULL, NULL, x, m->g.embed_ln_w, m->g.embed_ln_b, N, m->hp.hidden, m->hp.norm_eps);
     return 0;
 }
 

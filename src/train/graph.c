@@ -289,10 +289,9 @@ static void embed_backward(xgd_tgraph *g) {
     int64_t N = g->N, H = m->hp.hidden;
     float *dx = g->dx;
     if (m->fam->has_embed_norm) {
-        /* recompute the raw embedding (the norm's input) and its statistics */
+        /* recompute the raw embedding (the norm's input, as the forward pass built it) and its statistics */
         float *raw = g->tmp, *mean = g->a.ln1_mean, *rstd = g->a.ln1_rstd, *dn = g->dh;
-        xgd_embedding(raw, g->ids, N, &m->g.embed);
-        if (m->g.lora_embed) xgd_lora_embed(raw, g->ids, N, m->g.lora_embed);
+        xgd_model_embed_raw(m, raw, g->dh2, g->ids, g->pos, N);
         xgd_layernorm(g->dh2, mean, rstd, raw, m->g.embed_ln_w, m->g.embed_ln_b, N, H, m->hp.norm_eps);
         memset(dn, 0, sizeof(float) * (size_t)(N * H));
         xgd_layernorm_backward(dn, gg->embed_ln_w, gg->embed_ln_b, dx, raw, m->g.embed_ln_w, mean, rstd, N, H);
