@@ -1,6 +1,7 @@
 #include "base/fs.h"
 #include "base/err.h"
 #include <errno.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -152,4 +153,32 @@ int xgd_remove_tree(const char *path) {
     if (lstat(path, &st) != 0) return 0;
     if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) return xgd_fail("%s: cannot remove: %s", path, strerror(errno));
     return 0;
+}
+
+static int cmp_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int xgd_list_files(const char *dir, const char *const *suffixes, char ***files, size_t *n) {
+    *files = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return xgd_fail("%s: cannot read folder: %s", dir, strerror(errno));
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t l = strlen(e->d_name);
+        for (int k = 0; suffixes[k]; k++) {
+            size_t sl = strlen(suffixes[k]);
+            if (l > sl && !strcmp(e->d_name + l - sl, suffixes[k])) {
+                *files = xgd_realloc(*files, sizeof(char *) * (*n + 1));
+                (*files)[(*n)++] = xgd_path_join(dir, e->d_name);
+                break;
+            }
+        }
+    }
+    closedir(d);
+    if (*n) qsort(*files, *n, sizeof(char *), cmp_path);
+    return 0;
+}
+
+void xgd_free_files(char **files, size_t n) {
+    for (size_t i = 0; i < n; i++) free(files[i]);
+    free(files);
 }

@@ -9,7 +9,6 @@
 #include "generate/run.h"
 #include "model/intervene.h"
 #include "model/lora.h"
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,28 +20,17 @@ static void push(strlist *l, const char *s) {
     l->v[l->n++] = xgd_strdup(s);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* --prompt_file: a file, a folder (its *.json and *.jsonl files, sorted), or a comma-separated list. */
 static int prompt_files(const char *arg, strlist *out) {
     char *copy = xgd_strdup(arg), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (xgd_is_dir(tok)) {
-            DIR *d = opendir(tok);
-            if (!d) { free(copy); return xgd_fail("%s: cannot read folder", tok); }
-            strlist found = {0};
-            for (struct dirent *e; (e = readdir(d));) {
-                size_t n = strlen(e->d_name);
-                if ((n > 5 && !strcmp(e->d_name + n - 5, ".json")) || (n > 6 && !strcmp(e->d_name + n - 6, ".jsonl"))) {
-                    char *p = xgd_path_join(tok, e->d_name);
-                    push(&found, p);
-                    free(p);
-                }
-            }
-            closedir(d);
-            qsort(found.v, (size_t)found.n, sizeof(char *), cmp_str);
-            for (int i = 0; i < found.n; i++) { push(out, found.v[i]); free(found.v[i]); }
-            free(found.v);
+            static const char *const sfx[] = {".json", ".jsonl", NULL};
+            char **found;
+            size_t nf;
+            if (xgd_list_files(tok, sfx, &found, &nf) != 0) { free(copy); return -1; }
+            for (size_t i = 0; i < nf; i++) push(out, found[i]);
+            xgd_free_files(found, nf);
         } else if (xgd_is_file(tok)) push(out, tok);
         else { free(copy); return xgd_fail("%s: no such prompt file or folder", tok); }
     }

@@ -10,7 +10,6 @@
 #include "train/dpo_trainer.h"
 #include "train/merge.h"
 #include <ctype.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +41,6 @@ static void record(runner *r, const char *step, const char *state, double second
     fflush(stdout);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Prompt files: a folder's *.json / *.jsonl (sorted), kept when their language (the stem's last
  * "_" part, lower case) is listed, or every file when no languages are given. */
 static int prompt_files(const json_t *p, char ***files, int *n) {
@@ -55,17 +52,8 @@ static int prompt_files(const json_t *p, char ***files, int *n) {
     char **all = NULL;
     size_t na = 0;
     if (xgd_is_dir(src)) {
-        DIR *d = opendir(src);
-        if (!d) return xgd_fail("%s: cannot read the prompt folder", src);
-        for (struct dirent *e; (e = readdir(d));) {
-            size_t l = strlen(e->d_name);
-            if ((l > 5 && !strcmp(e->d_name + l - 5, ".json")) || (l > 6 && !strcmp(e->d_name + l - 6, ".jsonl"))) {
-                all = xgd_realloc(all, sizeof(char *) * (na + 1));
-                all[na++] = xgd_path_join(src, e->d_name);
-            }
-        }
-        closedir(d);
-        qsort(all, na, sizeof(char *), cmp_str);
+        static const char *const sfx[] = {".json", ".jsonl", NULL};
+        if (xgd_list_files(src, sfx, &all, &na) != 0) return -1;
     } else {
         all = xgd_malloc(sizeof(char *));
         all[na++] = xgd_strdup(src);

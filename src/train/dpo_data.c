@@ -4,7 +4,6 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/rng.h"
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,6 @@ static size_t code_points(const char *s) {
     for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
 }
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int read_file(const char *path, int max_chars, int skip_bad, xgd_dpo_set *out, int64_t *cap) {
     char *buf;
@@ -71,23 +68,13 @@ int xgd_dpo_read(const char *dir, int max_chars, int skip_bad, xgd_dpo_set *out)
     memset(out, 0, sizeof *out);
     int64_t cap = 0;
     if (xgd_is_file(dir)) return read_file(dir, max_chars, skip_bad, out, &cap);
-    DIR *d = opendir(dir);
-    if (!d) return xgd_fail("%s: cannot read the data folder", dir);
-    char **files = NULL;
-    int nf = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        size_t n = strlen(e->d_name);
-        if (n > 6 && !strcmp(e->d_name + n - 6, ".jsonl")) {
-            files = xgd_realloc(files, sizeof(char *) * (size_t)(nf + 1));
-            files[nf++] = xgd_path_join(dir, e->d_name);
-        }
-    }
-    closedir(d);
-    qsort(files, (size_t)nf, sizeof(char *), cmp_str);
+    static const char *const sfx[] = {".jsonl", NULL};
+    char **files;
+    size_t nf;
+    if (xgd_list_files(dir, sfx, &files, &nf) != 0) return -1;
     int rc = nf ? 0 : xgd_fail("%s: no *.jsonl files", dir);
-    for (int i = 0; i < nf && rc == 0; i++) rc = read_file(files[i], max_chars, skip_bad, out, &cap);
-    for (int i = 0; i < nf; i++) free(files[i]);
-    free(files);
+    for (size_t i = 0; i < nf && rc == 0; i++) rc = read_file(files[i], max_chars, skip_bad, out, &cap);
+    xgd_free_files(files, nf);
     if (rc == 0 && out->n == 0) rc = xgd_fail("%s: no usable preference pairs (%lld read, %lld dropped by the length filter)",
                                               dir, (long long)out->read, (long long)out->filtered);
     if (rc != 0) xgd_dpo_set_free(out);
