@@ -23,8 +23,7 @@ static void opt_num(args *a, const json_t *o, const char *key, const char *flag)
     json_t *v = json_object_get(o, key);
     if (!json_is_number(v)) return;
     char buf[64];
-    if (json_is_integer(v)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-    else snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+    xgd_arg_num(buf, sizeof buf, v);
     opt(a, flag, buf);
 }
 

@@ -3,15 +3,15 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/pyjson.h"
-#include "eval/metrics.h"
-#include "eval/score.h"
-#include "generate/run.h"
+#include "interp/report.h"
+#include "study/report.h"
+#include "study/run.h"
 #include "model/init.h"
+#include "model/model.h"
+#include "tokenize/tokenizer.h"
 #include "study/demo_lang.h"
-#include "train/dpo_trainer.h"
 #include "train/lm.h"
 #include "train/save.h"
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,69 +168,45 @@ static int write_prompts(const char *dir, const xgd_demo_opts *o) {
     return rc;
 }
 
-typedef struct { double prob, emt, avg, prob_ci[2], avg_ci[2]; size_t groups; } lang_result;
-
-/* Generate, score and measure one model in every language. */
-static int evaluate(const char *model_dir, const char *tag, const char *out, const xgd_demo_opts *o, lang_result *res) {
-    xgd_model *m = NULL;
-    xgd_tokenizer *t = NULL;
-    xgd_scorer *sc = NULL;
-    int rc = xgd_model_load(&m, model_dir);
-    if (rc == 0 && !(t = xgd_tokenizer_load(model_dir))) rc = -1;
-    char *lex = xgd_path_join(out, "lexicon");
-    xgd_score_opts so;
-    xgd_score_opts_default(&so);
-    so.backend = "lexicon";
-    so.lexicon = lex;
-    if (rc == 0 && !(sc = xgd_scorer_open(&so))) rc = -1;
-    int32_t stops[16];
-    int N = 10;
-    xgd_gen_file_opts g = {.m = m, .tok = t};
-    if (rc == 0)
-        g.o = (xgd_gen_opts){.N = N, .max_tokens = 4, .sp = {1.0f, 1.0f, -1, 0.0f}, .seed = o->seed,
-                             .stop_ids = stops, .n_stop = xgd_gen_stop_ids(m, t, stops), .group = 10};
-    char gen_dir[4096], score_dir[4096];
-    snprintf(gen_dir, sizeof gen_dir, "%s/generations/%s", out, tag);
-    snprintf(score_dir, sizeof score_dir, "%s/scores/%s", out, tag);
-    if (rc == 0) rc = xgd_mkdir_p(gen_dir);
-    if (rc == 0) rc = xgd_mkdir_p(score_dir);
-    for (int l = 0; l < DEMO_LANGS && rc == 0; l++) {
-        char pf[4096], gf[8192], name[64];
-        snprintf(name, sizeof name, "demo_%s", demo_lang_codes[l]);
-        snprintf(pf, sizeof pf, "%s/prompts/%s.jsonl", out, name);
-        snprintf(gf, sizeof gf, "%s/output-%s.json", gen_dir, name);
-        rc = xgd_generate_file(&g, pf, gf, NULL, NULL);
-        char *sf = rc == 0 ? xgd_score_output_path(score_dir, gf) : NULL;
-        xgd_score_stats st;
-        memset(&st, 0, sizeof st);
-        xgd_score_run run = {.language = demo_lang_codes[l]};
-        if (rc == 0) rc = xgd_score_file(sc, gf, sf, &run, &st);
-        xgd_score_stats_free(&st);
-        xgd_tox_records rec;
-        if (rc == 0 && (rc = xgd_tox_read(sf, XGD_GROUP_INDEX, N, &rec)) == 0) {
-            xgd_tox_opts to = {.threshold = 0.5, .bootstrap = 500, .seed = o->seed, .level = 0.95};
-            xgd_tox_result tr;
-            rc = xgd_toxicity_metrics(rec.score, rec.group, rec.n, rec.n_groups, &to, &tr);
-            res[l] = (lang_result){tr.prob, tr.emt, tr.avg, {tr.prob_ci[0], tr.prob_ci[1]}, {tr.avg_ci[0], tr.avg_ci[1]}, tr.n_groups};
-            xgd_tox_records_free(&rec);
-        }
-        free(sf);
-    }
-    free(lex);
-    xgd_scorer_free(sc);
-    xgd_tokenizer_free(t);
-    xgd_model_free(m);
-    return rc;
+/* The miniature as a study file for `xgd run`: the same steps, settings scaled to the tiny model
+ * (short continuations, a learning rate a tiny probe can use, every analysis switched on). */
+static json_t *demo_study(const char *out, const xgd_demo_opts *o) {
+    char base[4096], data[4096], prompts[4096], lex[4096];
+    snprintf(base, sizeof base, "%s/model-base", out);
+    snprintf(data, sizeof data, "%s/dpo-data", out);
+    snprintf(prompts, sizeof prompts, "%s/prompts", out);
+    snprintf(lex, sizeof lex, "%s/lexicon", out);
+    json_int_t seed = (json_int_t)o->seed;
+    json_t *others = json_array();
+    for (int l = 1; l < DEMO_LANGS; l++) json_array_append_new(others, json_string(demo_lang_codes[l]));
+    return json_pack("{s:s, s:s,"
+                     " s:{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:i, s:f, s:f, s:f, s:s, s:s, s:s, s:I},"
+                     " s:{s:s}, s:{s:i, s:i, s:f, s:f, s:I}, s:{s:s, s:s}, s:{s:i, s:I},"
+                     " s:{}, s:{s:b}, s:{s:i, s:f, s:I}, s:{s:i, s:i, s:i}, s:{s:i},"
+                     " s:{s:s, s:s, s:s, s:o}}",
+                     "output_dir", out, "base_model", base,
+                     "dpo", "data_dir", data, "language", "en", "use_lora", 0, "per_device_train_batch_size", 8,
+                     "per_device_eval_batch_size", 8, "num_train_epochs", 1, "max_prompt_length", 8, "max_length", 16, "warmup_steps", 10,
+                     "eval_steps", 20, "save_steps", 40, "logging_steps", 10, "max_steps", (json_int_t)(o->quick ? 60 : 150),
+                     "early_stopping_patience", 10, "learning_rate", 1e-4, "beta", 0.1, "max_grad_norm", 10.0, "optimizer_type", "rmsprop",
+                     "lr_scheduler_type", "constant_with_warmup", "loss_type", "sigmoid", "seed", seed,
+                     "prompts", "path", prompts,
+                     "generation", "N", 10, "max_tokens", 4, "temperature", 1.0, "top_p", 1.0, "seed", seed,
+                     "scorer", "backend", "lexicon", "lexicon", lex,
+                     "metrics", "bootstrap", 500, "seed", seed,
+                     "diversity", "perplexity", "corrected", 1,
+                     "probe", "epochs", 20, "learning_rate", 0.01, "seed", seed,
+                     "vectors", "topk", 20, "project", 5, "steps", 4,
+                     "activations", "steps", 4,
+                     "retrieval", "aligned_text_dir", prompts, "pattern", "demo_{lang}.jsonl", "lang1", "en", "lang2", others);
 }
 
 int xgd_demo_run(const xgd_demo_opts *o) {
     double t0 = xgd_now();
     const char *out = o->out_dir;
-    char base[4096], dpo_out[4096], data[4096], final[8192], prompts[4096], lex[4096];
+    char base[4096], data[4096], prompts[4096], lex[4096];
     snprintf(base, sizeof base, "%s/model-base", out);
-    snprintf(dpo_out, sizeof dpo_out, "%s/dpo", out);
     snprintf(data, sizeof data, "%s/dpo-data", out);
-    snprintf(final, sizeof final, "%s/final_checkpoint", dpo_out);
     snprintf(prompts, sizeof prompts, "%s/prompts", out);
     snprintf(lex, sizeof lex, "%s/lexicon", out);
     int rc = xgd_mkdir_p(out);
@@ -238,73 +214,31 @@ int xgd_demo_run(const xgd_demo_opts *o) {
     if (rc == 0) rc = write_dpo_data(data, o);
     if (rc == 0) rc = write_prompts(prompts, o);
     if (rc == 0) rc = demo_write_lexicon(lex);
-    if (rc == 0 && !xgd_is_file(final)) {
-        char fin_cfg[8300];
-        snprintf(fin_cfg, sizeof fin_cfg, "%s/config.json", final);
-        xgd_info("demo: English-only DPO (full fine-tuning)");
-        xgd_dpo_args a = {.data_dir = data, .model = base, .output_dir = dpo_out, .batch = 8, .eval_batch = 8, .grad_accum = 1,
-                          .epochs = 1, .max_prompt_length = 8, .max_length = 16, .warmup_steps = 10, .eval_steps = 20,
-                          .save_steps = 40, .logging_steps = 10, .max_steps = o->quick ? 60 : 150, .patience = 10,
-                          .lr = 1e-4, .weight_decay = 0.0, .max_grad_norm = 10.0, .beta = 0.1, .eval_frac = 0.05,
-                          .optimizer = XGD_OPT_RMSPROP, .schedule = XGD_SCHED_CONSTANT_WARMUP, .loss = XGD_DPO_SIGMOID,
-                          .seed = o->seed, .max_chars = 256, .resume = 1, .save_dtype = XGD_F32};
+    char *sp = xgd_path_join(out, "study.json");
+    if (rc == 0) {
+        json_t *study = demo_study(out, o);
+        rc = xgd_json_write(sp, study);
+        json_decref(study);
+    }
+    if (rc == 0) {
+        xgd_info("demo: the study (%s): English-only DPO, generation and scoring in every language before and after, analyses", sp);
         int saved = xgd_verbosity;
-        if (xgd_verbosity < 2) xgd_verbosity = 0;   /* the trainer's own chatter stays out of the demo's output */
-        rc = xgd_dpo_train(&a);
+        if (xgd_verbosity < 2) xgd_verbosity = 0;   /* the steps' own chatter stays out of the demo's output */
+        rc = xgd_study_run(sp, 0);
         xgd_verbosity = saved;
     }
-    lang_result before[DEMO_LANGS], after[DEMO_LANGS];
-    if (rc == 0) { xgd_info("demo: generating and scoring before DPO"); rc = evaluate(base, "base", out, o, before); }
-    if (rc == 0) { xgd_info("demo: generating and scoring after DPO"); rc = evaluate(final, "dpo", out, o, after); }
-    if (rc != 0) return xgd_err_context("demo");
-    /* the report: a table and an honest reading of it */
-    int transferred = 0, others = 0, rose = 0;
-    double en_drop = before[0].avg > 0 ? 1.0 - after[0].avg / before[0].avg : 0;
-    char md[8192];
-    size_t k = 0;
-    k += (size_t)snprintf(md + k, sizeof md - k, "| language | avg toxicity before | after [95%% CI] | toxicity probability before | after | EMT before | after |\n"
-                                                 "|---|---|---|---|---|---|---|\n");
-    for (int l = 0; l < DEMO_LANGS; l++) {
-        k += (size_t)snprintf(md + k, sizeof md - k, "| %s%s | %.3f | %.3f [%.3f, %.3f] | %.3f | %.3f | %.3f | %.3f |\n",
-                              demo_lang_codes[l], l == 0 ? " (DPO data)" : "", before[l].avg, after[l].avg, after[l].avg_ci[0],
-                              after[l].avg_ci[1], before[l].prob, after[l].prob, before[l].emt, after[l].emt);
-        if (l > 0) { others++; transferred += after[l].avg_ci[1] < before[l].avg; rose += after[l].avg_ci[0] > before[l].avg; }
-    }
-    k += (size_t)snprintf(md + k, sizeof md - k,
-                          "\nAverage toxicity = share of sampled continuations with a listed toxic word (lexicon scorer); toxicity\n"
-                          "probability = share of prompts with at least one toxic sample out of 10.\n"
-                          "English-only DPO changed English average toxicity by %+.0f%%. In %d of %d other languages the upper end of\n"
-                          "the 95%% bootstrap interval after DPO lies below the value before DPO (%s); in %d it lies above it\n"
-                          "(toxicity rose there).\n",
-                          -100.0 * en_drop, transferred, others,
-                          transferred == others ? "the reduction transferred to every language"
-                          : transferred > 0 ? "the reduction transferred to some languages only"
-                                            : "no transfer is visible at this scale", rose);
-    char *sp = xgd_path_join(out, "summary.md");
-    rc = xgd_write_file_atomic(sp, md, k);
     free(sp);
-    /* machine-readable summary */
-    json_t *j = json_object(), *langs = json_object();
-    for (int l = 0; l < DEMO_LANGS; l++)
-        json_object_set_new(langs, demo_lang_codes[l],
-                            json_pack("{s:f, s:f, s:[f,f], s:f, s:f, s:f, s:f, s:[f,f], s:i}", "toxicity_prob_before", before[l].prob,
-                                      "toxicity_prob_after", after[l].prob, "toxicity_prob_after_ci", after[l].prob_ci[0],
-                                      after[l].prob_ci[1], "emt_before", before[l].emt, "emt_after", after[l].emt,
-                                      "avg_before", before[l].avg, "avg_after", after[l].avg, "avg_after_ci", after[l].avg_ci[0],
-                                      after[l].avg_ci[1], "prompts", (int)before[l].groups));
-    json_object_set_new(j, "languages", langs);
-    json_object_set_new(j, "dpo_language", json_string("en"));
-    json_object_set_new(j, "transferred_languages", json_integer(transferred));
-    json_object_set_new(j, "other_languages", json_integer(others));
-    json_object_set_new(j, "languages_where_toxicity_rose", json_integer(rose));
-    json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
-    json_object_set_new(j, "seconds", json_real(xgd_now() - t0));
-    char *jp = xgd_path_join(out, "summary.json");
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (rc == 0) rc = xgd_write_file_atomic(jp, text, strlen(text));
-    free(text);
-    free(jp);
-    json_decref(j);
-    if (rc == 0) printf("%s\nfiles: %s/summary.md, summary.json, generations/, scores/ (%.0f s)\n", md, out, xgd_now() - t0);
+    if (rc == 0) rc = xgd_report_write(out);
+    if (rc != 0) return xgd_err_context("demo");
+    /* the report's markdown is the demo's answer: the tables and the readings of them */
+    char *mp = xgd_path_join(out, "report.md"), *md = NULL;
+    size_t len = 0;
+    rc = xgd_read_file(mp, &md, &len);
+    free(mp);
+    if (rc == 0) {
+        fwrite(md, 1, len, stdout);
+        printf("\nfiles: %s/report.html, report.md, summary.json, provenance.json, study.json (%.0f s)\n", out, xgd_now() - t0);
+    }
+    free(md);
     return rc;
 }

@@ -58,8 +58,7 @@ static json_t *dpo_command(const json_t *d, const char *base, const char *dir) {
         argv[n++] = flags[nv];
         if (json_is_string(v)) argv[n++] = json_string_value(v);
         else if (!json_is_true(v)) {
-            if (json_is_integer(v)) snprintf(nums[nv], sizeof nums[nv], "%lld", (long long)json_integer_value(v));
-            else snprintf(nums[nv], sizeof nums[nv], "%.17g", json_number_value(v));
+            xgd_arg_num(nums[nv], sizeof nums[nv], v);
             argv[n++] = nums[nv];
         }
         nv++;

@@ -90,6 +90,15 @@ static void quote(char **s, size_t *n, size_t *cap, const char *a) {
     *n = (size_t)(p - *s);
 }
 
+void xgd_arg_num(char *buf, size_t n, const json_t *v) {
+    if (json_is_integer(v)) { snprintf(buf, n, "%lld", (long long)json_integer_value(v)); return; }
+    double x = json_number_value(v);
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
 char *xgd_command_line(const char *const *argv) {
     size_t cap = 256, n = 3;
     char *s = xgd_malloc(cap);

@@ -35,6 +35,9 @@ void xgd_step_record(xgd_steps *s, const char *name, const char *state, double s
  * fingerprints, recursively, sorted; files over 256 MiB count by size and modification time so
  * that a model's weights are not read on every run). 16 hex digits; -1 when path is missing. */
 int xgd_fingerprint(const char *path, char out[17]);
+/* A JSON number as a flag value: integers as integers, reals in the fewest digits that read back
+ * exactly ("0.1", not "0.10000000000000001"). */
+void xgd_arg_num(char *buf, size_t n, const json_t *v);
 /* argv as one shell command line ("xgd" first; arguments quoted where the shell needs it). */
 char *xgd_command_line(const char *const *argv);
 /* Versions of xgd and of the libraries it links (OpenBLAS, jansson, libcurl, PCRE2, utf8proc). */
