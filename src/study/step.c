@@ -22,7 +22,7 @@
 #define XGD_VERSION "0.1.0"
 #endif
 
-#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_OFFSET 14695981039346656037ULL   /* 0xcbf29ce484222325 */
 #define FNV_PRIME 1099511628211ULL
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
@@ -134,12 +134,8 @@ void xgd_step_skip(xgd_steps *s, const char *name, const char *why) {
     xgd_step_record(s, name, state, 0, NULL);
 }
 
-/* Run xgd argv in a child process, stdout and stderr into log. */
+/* Run xgd argv in a child process (the running binary), stdout and stderr into log. */
 static int spawn(const char *const *argv, const char *log) {
-    char exe[4096];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k <= 0) return xgd_fail("cannot find the running xgd binary (/proc/self/exe)");
-    exe[k] = 0;
     int n = 0;
     while (argv[n]) n++;
     char **av = xgd_malloc(sizeof(char *) * (size_t)(n + 2));
@@ -153,7 +149,9 @@ static int spawn(const char *const *argv, const char *log) {
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
-        execv(exe, av);
+        /* /proc/self/exe is this very binary, even if its file was replaced since it started */
+        execv("/proc/self/exe", av);
+        fprintf(stderr, "xgd: error: cannot execute /proc/self/exe: %s\n", strerror(errno));
         _exit(127);
     }
     free(av);
