@@ -73,61 +73,70 @@ static char *outp(const xgd_analyses *x, const char *a, const char *b) {
     return xgd_strdup(buf);
 }
 
-static int diversity(xgd_steps *s, const xgd_analyses *x) {
-    const json_t *d = json_object_get(x->study, "diversity");
-    if (!d || json_is_false(d)) { xgd_step_skip(s, "diversity base", "no \"diversity\" in the study file"); xgd_step_skip(s, "diversity dpo", "no \"diversity\" in the study file"); return 0; }
-    const char *tok = xgd_json_str(d, "tokenizer", xgd_json_str(x->study, "tokenizer", x->base));
+/* One `xgd metrics METRIC` step per model ("METRIC base", "METRIC dpo") on its generation folder,
+ * with the flags in extra, writing DIR/METRIC.json (perplexity also keeps its values in DIR). */
+static int per_model(xgd_steps *s, const xgd_analyses *x, const char *metric, const args *extra, const char *model_input) {
     const char *tags[2] = {"base", "dpo"}, *gens[2] = {x->gen_base, x->gen_tuned};
-    char n[32];
-    snprintf(n, sizeof n, "%d", x->N);
-    for (int k = 0; k < 2; k++) {
-        char *dir = outp(x, "diversity", tags[k]), *json = xgd_path_join(dir, "diversity.json"), name[64];
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        char *dir = outp(x, metric, tags[k]), file[64], name[64];
+        snprintf(file, sizeof file, "%s.json", metric);
+        char *json = xgd_path_join(dir, file);
         args a = {{0}, 0};
-        arg(&a, "metrics"); arg(&a, "diversity");
-        opt(&a, "--model_outputs_folder", gens[k]); opt(&a, "--tokenizer", tok); opt(&a, "--sample", n); opt(&a, "--group_by", "index");
-        if (xgd_json_bool(d, "standard", 0)) arg(&a, "--standard");
+        arg(&a, "metrics"); arg(&a, metric);
+        opt(&a, "--model_outputs_folder", gens[k]);
+        for (int i = 0; i < extra->n; i++) arg(&a, extra->v[i]);
+        if (!strcmp(metric, "perplexity")) opt(&a, "--values_folder", dir);
         opt(&a, "--output", json);
         inputs in = {{0}, 0};
         in_add(&in, gens[k]);
-        in_local(&in, tok);
-        snprintf(name, sizeof name, "diversity %s", tags[k]);
-        int rc = run(s, name, dir, &a, &in, -1);
+        in_local(&in, model_input);
+        snprintf(name, sizeof name, "%s %s", metric, tags[k]);
+        rc = run(s, name, dir, &a, &in, -1);
         free(dir); free(json);
-        if (rc) return rc;
     }
-    return 0;
+    return rc;
+}
+
+/* Both models' steps of a metric the study file does not ask for. */
+static void skip_both(xgd_steps *s, const char *metric) {
+    char name[64], why[96];
+    snprintf(why, sizeof why, "no \"%s\" in the study file", metric);
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "%s %s", metric, k ? "dpo" : "base");
+        xgd_step_skip(s, name, why);
+    }
+}
+
+static int diversity(xgd_steps *s, const xgd_analyses *x) {
+    const json_t *d = json_object_get(x->study, "diversity");
+    if (!d || json_is_false(d)) { skip_both(s, "diversity"); return 0; }
+    const char *tok = xgd_json_str(d, "tokenizer", xgd_json_str(x->study, "tokenizer", x->base));
+    char n[32];
+    snprintf(n, sizeof n, "%d", x->N);
+    args e = {{0}, 0};
+    opt(&e, "--tokenizer", tok); opt(&e, "--sample", n); opt(&e, "--group_by", "index");
+    if (xgd_json_bool(d, "standard", 0)) arg(&e, "--standard");
+    int rc = per_model(s, x, "diversity", &e, tok);
+    args_free(&e);
+    return rc;
 }
 
 static int perplexity(xgd_steps *s, const xgd_analyses *x) {
     const json_t *p = json_object_get(x->study, "perplexity");
-    if (!p || json_is_false(p)) {
-        xgd_step_skip(s, "perplexity base", "no \"perplexity\" in the study file");
-        xgd_step_skip(s, "perplexity dpo", "no \"perplexity\" in the study file");
-        return 0;
-    }
+    if (!p || json_is_false(p)) { skip_both(s, "perplexity"); return 0; }
     int corrected = xgd_json_bool(p, "corrected", 0);
     /* the seed's metric needs an mT5 model; the causal-LM variant defaults to the base model */
     const char *model = xgd_json_str(p, "model", corrected ? x->base : NULL);
     if (!model) return xgd_fail("study: perplexity.model is required (an mT5 model such as google/mt5-xl), or set perplexity.corrected");
-    const char *tags[2] = {"base", "dpo"}, *gens[2] = {x->gen_base, x->gen_tuned};
-    for (int k = 0; k < 2; k++) {
-        char *dir = outp(x, "perplexity", tags[k]), *json = xgd_path_join(dir, "perplexity.json"), name[64];
-        args a = {{0}, 0};
-        arg(&a, "metrics"); arg(&a, "perplexity");
-        opt(&a, "--model_outputs_folder", gens[k]); opt(&a, "--eval_model_id", model);
-        if (corrected) arg(&a, "--corrected");
-        opt_str(&a, p, "tokenizer", "--tokenizer");
-        opt_num(&a, p, "max_ppl", "--max_ppl");
-        opt(&a, "--values_folder", dir); opt(&a, "--output", json);
-        inputs in = {{0}, 0};
-        in_add(&in, gens[k]);
-        in_local(&in, model);
-        snprintf(name, sizeof name, "perplexity %s", tags[k]);
-        int rc = run(s, name, dir, &a, &in, -1);
-        free(dir); free(json);
-        if (rc) return rc;
-    }
-    return 0;
+    args e = {{0}, 0};
+    opt(&e, "--eval_model_id", model);
+    if (corrected) arg(&e, "--corrected");
+    opt_str(&e, p, "tokenizer", "--tokenizer");
+    opt_num(&e, p, "max_ppl", "--max_ppl");
+    int rc = per_model(s, x, "perplexity", &e, model);
+    args_free(&e);
+    return rc;
 }
 
 /* The documented fallback when the study names no probe data: the DPO pairs, prompt + chosen

@@ -76,6 +76,14 @@ static void para(view *v, const char *cls, const char *id, const char *text) {
     fprintf(v->m, "\n%s\n", text);
 }
 
+/* An inline SVG chart (bars or lines) in a div with an id, for the DOM checks and for links. */
+static void figure(view *v, const char *id, const xgd_chart *c, int bars) {
+    fprintf(v->h, "<div id=\"%s\">\n", id);
+    if (bars) xgd_svg_bars_to(v->h, c);
+    else xgd_svg_lines_to(v->h, c);
+    fprintf(v->h, "</div>\n");
+}
+
 /* The provenance record of a step, or NULL. */
 static const json_t *step_rec(const view *v, const char *name) {
     size_t i;
@@ -294,9 +302,7 @@ static void dpo_curves(view *v) {
     for (int i = 0; i < n; i++) { snprintf(lab[i], 16, "%.0f", st[i]); cats[i] = lab[i]; vals[i] = lo[i]; vals[n + i] = mg[i]; }
     static const char *curves[2] = {"eval_loss", "eval_rewards/margins"};
     xgd_chart c = {"DPO evaluation", "value", "step", n, cats, 2, curves, vals};
-    fprintf(v->h, "<div id=\"dpo-curve\">\n");
-    xgd_svg_lines_to(v->h, &c);
-    fprintf(v->h, "</div>\n");
+    figure(v, "dpo-curve", &c, 0);
     char text[256];
     snprintf(text, sizeof text, "%d evaluations; last: eval_loss %.4f, reward margin %.4f.", n, lo[n - 1], mg[n - 1]);
     para(v, "note", NULL, text);
@@ -352,13 +358,20 @@ static void vectors(view *v) {
     json_decref(j);
 }
 
+/* A section that shows one step's output file: its heading, then the file, or why it is missing. */
+static json_t *section(view *v, const char *title, const char *id, const char *step, const char *file) {
+    heading(v, title);
+    char why[1400];
+    json_t *j = step_output(v, step, file, why, sizeof why);
+    if (!j) missing(v, id, why);
+    return j;
+}
+
 /* ---- activations (Figure 3) ------------------------------------------------------------------- */
 
 static void activations(view *v) {
-    heading(v, "Activations of the toxic neurons per language (Figure 3)");
-    char why[1400];
-    json_t *j = step_output(v, "activations", "activations.json", why, sizeof why);
-    if (!j) { missing(v, "activations", why); return; }
+    json_t *j = section(v, "Activations of the toxic neurons per language (Figure 3)", "activations", "activations", "activations.json");
+    if (!j) return;
     json_t *pl = json_object_get(j, "per_language");
     int L = (int)json_object_size(pl), i = 0, fell = 0;
     const char **names = xgd_malloc(sizeof(char *) * (size_t)(L + 1));
@@ -385,9 +398,7 @@ static void activations(view *v) {
     table_close(v);
     static const char *series[2] = {"before DPO", "after DPO"};
     xgd_chart c = {"Mean activation of the toxic neurons per language", "mean activation", "language", L, names, 2, series, val};
-    fprintf(v->h, "<div id=\"activations\">\n");
-    xgd_svg_bars_to(v->h, &c);
-    fprintf(v->h, "</div>\n");
+    figure(v, "activations", &c, 1);
     char text[512];
     snprintf(text, sizeof text, "The mean activation of the %zu neurons fell after DPO in %d of %d languages.",
              json_array_size(json_object_get(j, "neurons")), fell, L);
@@ -402,10 +413,8 @@ static void activations(view *v) {
 /* ---- retrieval per layer ---------------------------------------------------------------------- */
 
 static void retrieval(view *v) {
-    heading(v, "Cross-lingual retrieval per layer");
-    char why[1400];
-    json_t *j = step_output(v, "retrieval", "retrieval.json", why, sizeof why);
-    if (!j) { missing(v, "retrieval", why); return; }
+    json_t *j = section(v, "Cross-lingual retrieval per layer", "retrieval", "retrieval", "retrieval.json");
+    if (!j) return;
     json_t *langs = json_object_get(j, "languages");
     int L = (int)json_object_size(langs), H = 0, i = 0;
     const char *key;
@@ -435,9 +444,7 @@ static void retrieval(view *v) {
     }
     table_close(v);
     xgd_chart c = {"Top-1 retrieval accuracy per hidden state", "accuracy", "hidden state (0 = embeddings)", H, cats, L, names, val};
-    fprintf(v->h, "<div id=\"retrieval\">\n");
-    xgd_svg_lines_to(v->h, &c);
-    fprintf(v->h, "</div>\n");
+    figure(v, "retrieval", &c, 0);
     static const char *steps[1] = {"retrieval"};
     source(v, steps, 1, "retrieval.json");
     free(names); free(cats); free(lab); free(val);
