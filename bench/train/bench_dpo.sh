@@ -1,23 +1,50 @@
 #!/usr/bin/env bash
-# One DPO step (4 pairs, 64-token prompts, 20-64-token answers) on a random GPT-2-124M-shaped model:
-# xgd full fine-tuning (f32) and LoRA (bf16 base), against the same step in PyTorch, same run.
-#   bash bench/train/bench_dpo.sh
+# One DPO step (4 pairs, 64-token prompts, 20-64-token answers) on a random model of the chosen
+# shape: xgd against the same step in PyTorch, each in its own process, one after the other (never
+# together: at ~1B both sides need several GB). Cases: full fine-tuning from an f32 and from a bf16
+# checkpoint (both train an f32 copy; PyTorch's full step is the f32 one), LoRA r=64 on an f32 base
+# and on a bf16 base. Each line gives the best step time of REPS and the peak resident memory
+# (VmHWM) of each process: "peak" = the whole process, loading included; "train" = from the end
+# of loading on (the loaders differ: PyTorch's oracle loader goes through numpy copies).
+#   bash bench/train/bench_dpo.sh                 # GPT-2-124M shape, 3 reps (about 15 min on 2 busy cores)
+#   REPS=2 bash bench/train/bench_dpo.sh llama-1b # TinyLlama-1.1B shape (about 25 GB of disk, ~10 GB RAM a side)
+# XGD_LOCK=FILE runs every process under `flock FILE` (a shared machine's heavy-job lock).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 XGD=${XGD:-build/xgd}; BENCH=${BENCH:-build/bench/bench_dpo_step}
 D=${XGD_BENCH_DIR:-/tmp/xgd-bench}; mkdir -p "$D"
-echo '{"vocab_size": 50257, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024}' >"$D/gpt2-124m.json"
+SHAPE=${1:-gpt2-124m}; REPS=${REPS:-3}; LEN=${LEN:-64}
+case "$SHAPE" in
+  gpt2-124m) fam=gpt2; cfg='{"vocab_size": 50257, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024}' ;;
+  llama-1b) fam=llama; cfg='{"vocab_size": 32000, "hidden_size": 2048, "num_hidden_layers": 22, "intermediate_size": 5632, "num_attention_heads": 32, "num_key_value_heads": 4, "max_position_embeddings": 2048, "tie_word_embeddings": false}' ;;
+  tiny) fam=llama; cfg='{"vocab_size": 1000, "hidden_size": 64, "num_hidden_layers": 2, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": false}' ;;
+  *) echo "bench_dpo.sh: unknown shape '$SHAPE' (gpt2-124m, llama-1b, tiny: a smoke test)" >&2; exit 2 ;;
+esac
+run() { if [ -n "${XGD_LOCK:-}" ]; then flock "$XGD_LOCK" "$@"; else "$@"; fi; }
+echo "$cfg" >"$D/$SHAPE.json"
 for dt in f32 bf16; do
-  m="$D/gpt2-124m-$dt"
-  [ -f "$m/model.safetensors" ] || "$XGD" -q init --family gpt2 --config "$D/gpt2-124m.json" --out "$m" --dtype $dt >/dev/null
+  m="$D/$SHAPE-$dt"
+  [ -f "$m/model.safetensors" ] || run "$XGD" -q init --family $fam --config "$D/$SHAPE.json" --out "$m" --dtype $dt >/dev/null
 done
-xf=$("$BENCH" "$D/gpt2-124m-f32" --reps 3)
-tf=$(/usr/bin/python3 bench/train/torch_dpo_step.py "$D/gpt2-124m-f32" --reps 3)
-xl=$("$BENCH" "$D/gpt2-124m-bf16" --reps 3 --lora)
-tl=$(/usr/bin/python3 bench/train/torch_dpo_step.py "$D/gpt2-124m-f32" --reps 3 --lora)
-/usr/bin/python3 - "$xf" "$tf" "$xl" "$tl" <<'PY'
+X="$BENCH --reps $REPS --len $LEN"; T="/usr/bin/python3 bench/train/torch_dpo_step.py --reps $REPS --len $LEN"
+xf=$(run $X "$D/$SHAPE-f32");          tf=$(run $T "$D/$SHAPE-f32")
+xb=$(run $X "$D/$SHAPE-bf16")
+xl=$(run $X "$D/$SHAPE-f32" --lora);   tl=$(run $T "$D/$SHAPE-f32" --lora)
+xlb=$(run $X "$D/$SHAPE-bf16" --lora); tlb=$(run $T "$D/$SHAPE-bf16" --lora --bf16)
+/usr/bin/python3 - "$SHAPE" "$xf" "$tf" "$xb" "$xl" "$tl" "$xlb" "$tlb" <<'PY'
 import json, sys
-xf, tf, xl, tl = (json.loads(a) for a in sys.argv[1:])
-print(f"full fine-tuning (f32): xgd {xf['step_s']:.2f} s/step, PyTorch {tf['step_s']:.2f} s/step ({tf['step_s']/xf['step_s']:.2f}x)")
-print(f"LoRA r=64 (xgd bf16 base, PyTorch f32 base): xgd {xl['step_s']:.2f} s/step, PyTorch {tl['step_s']:.2f} s/step ({tl['step_s']/xl['step_s']:.2f}x)")
+shape = sys.argv[1]
+xf, tf, xb, xl, tl, xlb, tlb = (json.loads(a) for a in sys.argv[2:])
+def mem(r):
+    return f"peak {max(r['load_peak_mb'], r['train_peak_mb']) / 1024:.2f} GiB (train {r['train_peak_mb'] / 1024:.2f})"
+def line(title, x, t):
+    print(f"{shape} {title}: xgd {x['step_s']:.2f} s/step ({x['tokens']} tokens), {mem(x)}; "
+          f"PyTorch {t['step_s']:.2f} s/step ({t['tokens']} tokens), {mem(t)}; "
+          f"speed {t['step_s'] / x['step_s']:.2f}x, peak memory {max(x['load_peak_mb'], x['train_peak_mb']) / max(t['load_peak_mb'], t['train_peak_mb']):.2f} of PyTorch's")
+line("full fine-tuning, f32 checkpoint", xf, tf)
+line("full fine-tuning, bf16 checkpoint (xgd trains an f32 copy; PyTorch's f32 step)", xb, tf)
+line("LoRA r=64, f32 base", xl, tl)
+line("LoRA r=64, bf16 base", xlb, tlb)
+fast = min(tl, tlb, key=lambda r: r["step_s"])
+print(f"{shape} LoRA, xgd bf16 base against PyTorch's fastest LoRA step ({fast['weights']} base): {fast['step_s'] / xlb['step_s']:.2f}x")
 PY

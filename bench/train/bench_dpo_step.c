@@ -1,8 +1,12 @@
 /* One DPO training step of the engine: 4 pairs, 64-token prompts, 20-64-token answers (synthetic
  * ids), the reference log-probs precomputed (not timed); timed: policy log-probs, the loss,
  * backward, clipping and the optimizer step. Full fine-tuning (f32 trainable copy, RMSprop) and
- * LoRA (r=64 on the family's default targets, base frozen in its stored dtype). Prints JSON.
- *   bench_dpo_step MODEL [--reps 3] [--lora] */
+ * LoRA (r=64 on the family's default targets, base frozen in its stored dtype). Prints JSON with
+ * the best step time and two peaks of resident memory (the kernel's high-water mark, VmHWM):
+ * load_peak_mb while the checkpoint is opened, train_peak_mb from then on (the high-water mark is
+ * reset after loading, so the loader's transient memory does not hide the training's own peak);
+ * the process's peak is the larger of the two.
+ *   bench_dpo_step MODEL [--reps 3] [--lora] [--len 64] */
 #include "base/err.h"
 #include "base/log.h"
 #include "base/rng.h"
@@ -14,11 +18,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void make_pairs(xgd_dpo_tok *t, int n, int V) {
+/* The resident-memory high-water mark in MiB (0 where /proc is unavailable). */
+static double peak_mb(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kb = atof(line + 6);
+    if (f) fclose(f);
+    return kb / 1024.0;
+}
+
+/* Restart the high-water mark from the current resident size (Linux's clear_refs "5"). */
+static void peak_reset(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) { fputs("5", f); fclose(f); }
+}
+
+/* n pairs: P-token prompts, answers of 20..P tokens (P = 64 in the issue's setting; --len P
+ * takes a smaller warm-up or a longer one), random ids. */
+static void make_pairs(xgd_dpo_tok *t, int n, int V, int P) {
     xgd_rng r;
     xgd_rng_init(&r, 5, 0);
     for (int i = 0; i < n; i++) {
-        int P = 64, lc = 20 + (int)xgd_rng_below(&r, 45), lr = 20 + (int)xgd_rng_below(&r, 45);
+        /* answer lengths by a formula that torch_dpo_step.py repeats, so both sides run the same shapes */
+        int lc = 20 + (37 * i + 11) % (P - 19), lr = 20 + (53 * i + 29) % (P - 19);
         t[i].prompt_len = P;
         t[i].c_len = P + lc;
         t[i].r_len = P + lr;
@@ -33,20 +57,26 @@ static void make_pairs(xgd_dpo_tok *t, int n, int V) {
 
 int main(int argc, char **argv) {
     xgd_process_env(argv);
-    if (argc < 2) { fprintf(stderr, "usage: bench_dpo_step MODEL [--reps R] [--lora]\n"); return 2; }
-    int reps = 3, lora = 0;
-    for (int i = 2; i < argc; i++) {
+    int reps = 3, lora = 0, len = 64;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--len") && i + 1 < argc) len = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lora")) lora = 1;
+        else path = argv[i];
     }
+    if (!path || len < 20) { fprintf(stderr, "usage: bench_dpo_step MODEL [--reps R] [--lora] [--len P >= 20]\n"); return 2; }
     xgd_model *m;
-    if (xgd_model_load(&m, argv[1]) != 0) { fprintf(stderr, "%s\n", xgd_errmsg()); return 1; }
+    if (xgd_model_load(&m, path) != 0) { fprintf(stderr, "%s\n", xgd_errmsg()); return 1; }
+    double load_peak = peak_mb();
+    peak_reset();
     xgd_dpo_tok pairs[4];
-    make_pairs(pairs, 4, m->hp.vocab);
+    make_pairs(pairs, 4, m->hp.vocab, len);
     const xgd_dpo_tok *pp[4] = {&pairs[0], &pairs[1], &pairs[2], &pairs[3]};
     xgd_dpo_cfg cfg = {XGD_DPO_SIGMOID, 0.1f, 0.0f, 0};
     xgd_dpo_batch b;
     xgd_dpo_batch_build(&b, pp, 4, &cfg);
+    const char *base_dtype = xgd_dtype_st_name(m->g.embed.dtype);   /* before full fine-tuning converts it */
     xgd_params p = {0};
     xgd_adapter *a = NULL;
     xgd_pseg *segs;
@@ -83,7 +113,8 @@ int main(int argc, char **argv) {
         double dt = xgd_now() - t0;
         if (dt < best) best = dt;
     }
-    printf("{\"impl\": \"xgd\", \"mode\": \"%s\", \"weights\": \"%s\", \"step_s\": %.3f, \"tokens\": %d}\n", lora ? "lora" : "full",
-           xgd_dtype_st_name(m->g.embed.dtype), best, 8 * b.L);
+    printf("{\"impl\": \"xgd\", \"mode\": \"%s\", \"weights\": \"%s\", \"step_s\": %.3f, \"tokens\": %d, "
+           "\"load_peak_mb\": %.0f, \"train_peak_mb\": %.0f}\n",
+           lora ? "lora" : "full", base_dtype, best, 8 * b.L, load_peak, peak_mb());
     return 0;
 }

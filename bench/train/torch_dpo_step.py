@@ -2,7 +2,11 @@
 reference log-probs precomputed, timed: forward, loss, backward, clipping, RMSprop step) written in
 plain torch over the independent reference model (tests/oracle/hf_ref.py), full fine-tuning or LoRA
 (r=64, alpha=16 on c_attn/c_proj/c_fc for GPT-2 shapes; W + s·B·A as PEFT's unmerged forward),
-at torch's best thread setting here (torch.set_num_threads(1), perf-anchors.md)."""
+at torch's best thread setting here (torch.set_num_threads(1), perf-anchors.md). --bf16 holds the
+frozen weights in bfloat16 (LoRA only: the model computes in bf16 as transformers with
+torch_dtype=bfloat16, the f32 adapters' product is cast to bf16 where it is added).
+Memory: load_peak_mb is the resident high-water mark (VmHWM) after loading; it is then reset
+(/proc/self/clear_refs "5") and train_peak_mb is the high-water mark of everything after."""
 import argparse
 import json
 import os
@@ -12,6 +16,23 @@ import time
 
 import torch
 import torch.nn.functional as F
+
+
+def peak_mb():
+    """The resident-memory high-water mark in MiB (0 where /proc is unavailable)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024.0
+    except OSError:
+        return 0.0
+
+
+def peak_reset():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
@@ -24,18 +45,25 @@ def main():
     ap.add_argument("--lora", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--len", type=int, default=64, help="prompt tokens; answers 20..len")
+    ap.add_argument("--bf16", action="store_true", help="frozen base in bfloat16 (with --lora)")
     a = ap.parse_args()
+    if a.bf16 and not a.lora:
+        sys.exit("torch_dpo_step: --bf16 applies to --lora (full fine-tuning trains f32 weights)")
     torch.set_num_threads(a.threads)
-    m = hf_ref.load(a.model)
+    m = hf_ref.load(a.model, dtype=torch.bfloat16 if a.bf16 else torch.float32)
+    load_peak = peak_mb()
+    peak_reset()
     V = m.w["lm_head.weight"].shape[0]
+    P = a.len
     random.seed(5)
     rows, labels = [], []
-    for _ in range(4):
-        p = [random.randrange(V) for _ in range(64)]
-        c = [random.randrange(V) for _ in range(random.randint(20, 64))]
-        r = [random.randrange(V) for _ in range(random.randint(20, 64))]
+    for i in range(4):  # answer lengths as bench_dpo_step.c's
+        p = [random.randrange(V) for _ in range(P)]
+        c = [random.randrange(V) for _ in range(20 + (37 * i + 11) % (P - 19))]
+        r = [random.randrange(V) for _ in range(20 + (53 * i + 29) % (P - 19))]
         rows += [p + c, p + r]
-        labels += [[-100] * 64 + c, [-100] * 64 + r]
+        labels += [[-100] * P + c, [-100] * P + r]
     order = [0, 2, 4, 6, 1, 3, 5, 7]           # [chosen; rejected]
     L = max(len(x) for x in rows)
     ids = torch.tensor([rows[i] + [0] * (L - len(rows[i])) for i in order])
@@ -43,25 +71,32 @@ def main():
     mask = torch.tensor([[1] * len(rows[i]) + [0] * (L - len(rows[i])) for i in order])
 
     def logps():
-        logits = hf_ref.forward(m, ids, attention_mask=mask, grad=True).logits
+        logits = hf_ref.forward(m, ids, attention_mask=mask, grad=True).logits.float()
         lb, lg = lab[:, 1:].clone(), logits[:, :-1]
         keep = lb != -100
         lb[~keep] = 0
         return (torch.gather(lg.log_softmax(-1), 2, lb[..., None])[..., 0] * keep).sum(-1)
 
     if a.lora:
+        # xgd's per-family default targets (model/lora.c); GPT-2's Conv1D and the embeddings hold
+        # (in, out) so their update is (B A)^T, nn.Linear holds (out, in) and takes B A
+        targets = {"gpt2": ("c_attn", "c_proj", "c_fc")}.get(m.cfg["family"], (
+            "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "embed_tokens", "lm_head"))
         params, base = [], {}
         for name in list(m.w):
-            if any(name.endswith(t + ".weight") for t in ("c_attn", "c_proj", "c_fc")):
+            if any(name == t + ".weight" or name.endswith("." + t + ".weight") for t in targets):
                 W = m.w[name]
-                A = torch.empty(64, W.shape[0]).uniform_(-W.shape[0] ** -0.5, W.shape[0] ** -0.5).requires_grad_()
-                B = torch.zeros(W.shape[1], 64, requires_grad=True)
-                base[name] = (W, A, B)
+                tr = m.cfg["family"] == "gpt2" or name.endswith("embed_tokens.weight")
+                n_in, n_out = (W.shape[0], W.shape[1]) if tr else (W.shape[1], W.shape[0])
+                A = torch.empty(64, n_in).uniform_(-n_in ** -0.5, n_in ** -0.5).requires_grad_()
+                B = torch.zeros(n_out, 64, requires_grad=True)
+                base[name] = (W, A, B, tr)
                 params += [A, B]
 
         def apply():
-            for name, (W, A, B) in base.items():
-                m.w[name] = W + (16 / 64) * (B @ A).T
+            for name, (W, A, B, tr) in base.items():
+                d = (16 / 64) * (B @ A)
+                m.w[name] = W + (d.T if tr else d).to(W.dtype)
     else:
         params = [t.requires_grad_() for t in {id(t): t for t in m.w.values()}.values()]
 
@@ -85,7 +120,9 @@ def main():
         torch.nn.utils.clip_grad_norm_(params, 10.0)
         opt.step()
         best = min(best, time.perf_counter() - t0)
-    print(json.dumps({"impl": "pytorch", "mode": "lora" if a.lora else "full", "step_s": best}))
+    print(json.dumps({"impl": "pytorch", "mode": "lora" if a.lora else "full", "weights": "BF16" if a.bf16 else "F32",
+                      "step_s": best, "tokens": ids.numel(), "load_peak_mb": round(load_peak),
+                      "train_peak_mb": round(peak_mb())}))
 
 
 if __name__ == "__main__":

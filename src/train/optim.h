@@ -18,7 +18,7 @@ typedef struct {
     float weight_decay;
     int64_t step;                /* updates done */
     int64_t n;                   /* total parameters */
-    float *m, *v;                /* state, (n) each (m unused by RMSprop) */
+    float *m, *v;                /* state, (n) each (m NULL for RMSprop) */
 } xgd_optim;
 
 /* Defaults as torch's for the kind; state sized for the segments' total. */

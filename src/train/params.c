@@ -61,6 +61,12 @@ int xgd_params_init(xgd_params *p, xgd_model *m) {
     p->n_info = 0;
     w = (walk){p, 1, 0};
     xgd_family_foreach(m->fam, &m->hp, &m->g, m->layers, visit, &w);
+    /* every slot now points into p->data: the mapped file (whose pages the conversion touched and
+     * which would stay resident, counted in the peak) and the aligned copies are no longer read */
+    xgd_ckpt_close(m->ckpt);
+    m->ckpt = NULL;
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    m->n_owned = 0;
     return 0;
 }
 

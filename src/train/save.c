@@ -99,9 +99,11 @@ int xgd_load_params(xgd_params *p, const char *dir) {
 int xgd_save_optim(const xgd_optim *o, const char *dir) {
     xgd_tensor t[2];
     memset(t, 0, sizeof t);
-    const char *names[2] = {"exp_avg", "exp_avg_sq"};
-    const float *d[2] = {o->m, o->v};
-    for (int i = 0; i < 2; i++) {
+    /* exp_avg_sq always; exp_avg when the optimizer has one (AdamW) */
+    const char *names[2] = {"exp_avg_sq", "exp_avg"};
+    const float *d[2] = {o->v, o->m};
+    int nt = o->m ? 2 : 1;
+    for (int i = 0; i < nt; i++) {
         t[i].name = names[i];
         t[i].dtype = XGD_F32;
         t[i].ndim = 1;
@@ -113,7 +115,7 @@ int xgd_save_optim(const xgd_optim *o, const char *dir) {
     snprintf(step, sizeof step, "%lld", (long long)o->step);
     const char *meta[] = {"step", step, NULL};
     char *path = xgd_path_join(dir, "optimizer.safetensors");
-    int rc = xgd_st_write(path, t, 2, meta);
+    int rc = xgd_st_write(path, t, (size_t)nt, meta);
     free(path);
     return rc;
 }
@@ -125,9 +127,10 @@ int xgd_load_optim(xgd_optim *o, const char *dir) {
     free(path);
     if (rc != 0) return -1;
     const xgd_tensor *m = xgd_ckpt_find(c, "exp_avg"), *v = xgd_ckpt_find(c, "exp_avg_sq");
-    if (!m || !v || xgd_tensor_numel(m) != o->n || xgd_tensor_numel(v) != o->n) rc = xgd_fail("%s: optimizer state does not match the model", dir);
+    if ((o->m && (!m || xgd_tensor_numel(m) != o->n)) || !v || xgd_tensor_numel(v) != o->n)
+        rc = xgd_fail("%s: optimizer state does not match the model", dir);
     else {
-        memcpy(o->m, m->data, sizeof(float) * (size_t)o->n);
+        if (o->m) memcpy(o->m, m->data, sizeof(float) * (size_t)o->n);
         memcpy(o->v, v->data, sizeof(float) * (size_t)o->n);
         const char *meta = xgd_ckpt_metadata(c);
         json_t *j = meta ? json_loads(meta, 0, NULL) : NULL;
