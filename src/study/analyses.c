@@ -8,30 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An argument list under construction: owned copies, NULL-terminated. */
-typedef struct { char *v[64]; int n; } args;
-
-static void arg(args *a, const char *s) {
-    if (a->n < 63) a->v[a->n++] = xgd_strdup(s);
-    a->v[a->n] = NULL;
-}
-
-static void opt(args *a, const char *flag, const char *val) { arg(a, flag); arg(a, val); }
-
-/* A study number as a flag value; absent keys are not passed (the command's default holds). */
-static void opt_num(args *a, const json_t *o, const char *key, const char *flag) {
-    json_t *v = json_object_get(o, key);
-    if (!json_is_number(v)) return;
-    char buf[64];
-    xgd_arg_num(buf, sizeof buf, v);
-    opt(a, flag, buf);
-}
-
-static void opt_str(args *a, const json_t *o, const char *key, const char *flag) {
-    const char *v = xgd_json_str(o, key, NULL);
-    if (v) opt(a, flag, v);
-}
-
 /* A list given as a JSON array or a comma-separated string, as "a,b,c" (NULL if absent). */
 static char *list_str(const json_t *v) {
     if (json_is_string(v)) return xgd_strdup(json_string_value(v));
@@ -48,25 +24,6 @@ static char *list_str(const json_t *v) {
     return s;
 }
 
-static void args_free(args *a) {
-    for (int i = 0; i < a->n; i++) free(a->v[i]);
-    a->n = 0;
-}
-
-/* Inputs: produced files always count (missing = not made yet); a model or tokenizer counts
- * only when it is a local path (a hub id is resolved inside the command). */
-typedef struct { const char *v[16]; int n; } inputs;
-
-static void in_add(inputs *in, const char *p) { if (p && in->n < 15) in->v[in->n++] = p; in->v[in->n] = NULL; }
-static void in_local(inputs *in, const char *p) { if (p && (xgd_is_dir(p) || xgd_is_file(p))) in_add(in, p); }
-
-static int run(xgd_steps *s, const char *name, const char *dir, args *a, inputs *in, long long seed) {
-    xgd_step st = {name, dir, (const char *const *)a->v, in->v, seed};
-    int rc = xgd_step_run(s, &st);
-    args_free(a);
-    return rc;
-}
-
 static char *outp(const xgd_analyses *x, const char *a, const char *b) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s/%s%s%s", x->out, a, b ? "/" : "", b ? b : "");
@@ -75,24 +32,24 @@ static char *outp(const xgd_analyses *x, const char *a, const char *b) {
 
 /* One `xgd metrics METRIC` step per model ("METRIC base", "METRIC dpo") on its generation folder,
  * with the flags in extra, writing DIR/METRIC.json (perplexity also keeps its values in DIR). */
-static int per_model(xgd_steps *s, const xgd_analyses *x, const char *metric, const args *extra, const char *model_input) {
+static int per_model(xgd_steps *s, const xgd_analyses *x, const char *metric, const xgd_argv *extra, const char *model_input) {
     const char *tags[2] = {"base", "dpo"}, *gens[2] = {x->gen_base, x->gen_tuned};
     int rc = 0;
     for (int k = 0; k < 2 && rc == 0; k++) {
         char *dir = outp(x, metric, tags[k]), file[64], name[64];
         snprintf(file, sizeof file, "%s.json", metric);
         char *json = xgd_path_join(dir, file);
-        args a = {{0}, 0};
-        arg(&a, "metrics"); arg(&a, metric);
-        opt(&a, "--model_outputs_folder", gens[k]);
-        for (int i = 0; i < extra->n; i++) arg(&a, extra->v[i]);
-        if (!strcmp(metric, "perplexity")) opt(&a, "--values_folder", dir);
-        opt(&a, "--output", json);
-        inputs in = {{0}, 0};
-        in_add(&in, gens[k]);
-        in_local(&in, model_input);
+        xgd_argv a = {{0}, 0};
+        xgd_argv_add(&a, "metrics"); xgd_argv_add(&a, metric);
+        xgd_argv_opt(&a, "--model_outputs_folder", gens[k]);
+        for (int i = 0; i < extra->n; i++) xgd_argv_add(&a, extra->v[i]);
+        if (!strcmp(metric, "perplexity")) xgd_argv_opt(&a, "--values_folder", dir);
+        xgd_argv_opt(&a, "--output", json);
+        xgd_inputs in = {{0}, 0};
+        xgd_inputs_add(&in, gens[k]);
+        xgd_inputs_local(&in, model_input);
         snprintf(name, sizeof name, "%s %s", metric, tags[k]);
-        rc = run(s, name, dir, &a, &in, -1);
+        rc = xgd_step_cmd(s, name, dir, &a, &in, -1);
         free(dir); free(json);
     }
     return rc;
@@ -114,11 +71,11 @@ static int diversity(xgd_steps *s, const xgd_analyses *x) {
     const char *tok = xgd_json_str(d, "tokenizer", xgd_json_str(x->study, "tokenizer", x->base));
     char n[32];
     snprintf(n, sizeof n, "%d", x->N);
-    args e = {{0}, 0};
-    opt(&e, "--tokenizer", tok); opt(&e, "--sample", n); opt(&e, "--group_by", "index");
-    if (xgd_json_bool(d, "standard", 0)) arg(&e, "--standard");
+    xgd_argv e = {{0}, 0};
+    xgd_argv_opt(&e, "--tokenizer", tok); xgd_argv_opt(&e, "--sample", n); xgd_argv_opt(&e, "--group_by", "index");
+    xgd_argv_keys(&e, d, "standard");
     int rc = per_model(s, x, "diversity", &e, tok);
-    args_free(&e);
+    xgd_argv_free(&e);
     return rc;
 }
 
@@ -129,13 +86,12 @@ static int perplexity(xgd_steps *s, const xgd_analyses *x) {
     /* the seed's metric needs an mT5 model; the causal-LM variant defaults to the base model */
     const char *model = xgd_json_str(p, "model", corrected ? x->base : NULL);
     if (!model) return xgd_fail("study: perplexity.model is required (an mT5 model such as google/mt5-xl), or set perplexity.corrected");
-    args e = {{0}, 0};
-    opt(&e, "--eval_model_id", model);
-    if (corrected) arg(&e, "--corrected");
-    opt_str(&e, p, "tokenizer", "--tokenizer");
-    opt_num(&e, p, "max_ppl", "--max_ppl");
+    xgd_argv e = {{0}, 0};
+    xgd_argv_opt(&e, "--eval_model_id", model);
+    if (corrected) xgd_argv_add(&e, "--corrected");
+    xgd_argv_keys(&e, p, "tokenizer,max_ppl");
     int rc = per_model(s, x, "perplexity", &e, model);
-    args_free(&e);
+    xgd_argv_free(&e);
     return rc;
 }
 
@@ -196,29 +152,21 @@ static int probe(xgd_steps *s, const xgd_analyses *x, char **probe_file) {
         if (rc) { free(csv); free(dir); return rc; }
         train = csv;
     }
-    args a = {{0}, 0};
-    arg(&a, "probe");
-    opt(&a, "--model", x->base); opt(&a, "--train_fp", train);
-    opt_str(&a, p, "val_fp", "--val_fp");
-    opt(&a, "--text_column", xgd_json_str(p, "text_column", csv ? "text" : "comment_text"));
-    opt(&a, "--label_column", xgd_json_str(p, "label_column", csv ? "label" : "toxic"));
-    opt_str(&a, p, "pooling", "--pooling");
-    opt_num(&a, p, "layer", "--layer");
-    opt_num(&a, p, "epochs", "--epochs");
-    opt_num(&a, p, "batch_size", "--batch_size");
-    opt_num(&a, p, "learning_rate", "--learning_rate");
-    opt_num(&a, p, "max_length", "--max_length");
-    long long seed = xgd_json_int(p, "seed", 99);
-    char sd[32];
-    snprintf(sd, sizeof sd, "%lld", seed);
-    opt(&a, "--seed", sd);
-    opt_str(&a, x->study, "tokenizer", "--tokenizer");
-    opt(&a, "--output", dir);
-    inputs in = {{0}, 0};
-    in_add(&in, train);
-    in_add(&in, xgd_json_str(p, "val_fp", NULL));
-    in_local(&in, x->base);
-    int rc = run(s, "probe", dir, &a, &in, seed);
+    xgd_argv a = {{0}, 0};
+    xgd_argv_add(&a, "probe");
+    xgd_argv_opt(&a, "--model", x->base); xgd_argv_opt(&a, "--train_fp", train);
+    xgd_argv_keys(&a, p, "val_fp");
+    xgd_argv_opt(&a, "--text_column", xgd_json_str(p, "text_column", csv ? "text" : "comment_text"));
+    xgd_argv_opt(&a, "--label_column", xgd_json_str(p, "label_column", csv ? "label" : "toxic"));
+    xgd_argv_keys(&a, p, "pooling,layer,epochs,batch_size,learning_rate,max_length");
+    long long seed = xgd_argv_seed(&a, p, "seed", 99);
+    xgd_argv_keys(&a, x->study, "tokenizer");
+    xgd_argv_opt(&a, "--output", dir);
+    xgd_inputs in = {{0}, 0};
+    xgd_inputs_add(&in, train);
+    xgd_inputs_add(&in, xgd_json_str(p, "val_fp", NULL));
+    xgd_inputs_local(&in, x->base);
+    int rc = xgd_step_cmd(s, "probe", dir, &a, &in, seed);
     if (rc == 0) *probe_file = xgd_path_join(dir, "best-probe.npy");
     free(dir);
     free(csv);
@@ -243,26 +191,24 @@ static int vectors(xgd_steps *s, const xgd_analyses *x, const char *probe_file, 
     if (!v || json_is_false(v)) { xgd_step_skip(s, "vectors", "no \"vectors\" in the study file"); return 0; }
     if (!probe_file) { xgd_step_skip(s, "vectors", "needs \"probe\" in the study file"); return 0; }
     char *dir = outp(x, "vectors", NULL);
-    args a = {{0}, 0};
-    arg(&a, "vectors");
-    opt(&a, "--model", x->base); opt(&a, "--probe", probe_file);
-    opt_num(&a, v, "topk", "--topk");
-    opt_num(&a, v, "project", "--project");
+    xgd_argv a = {{0}, 0};
+    xgd_argv_add(&a, "vectors");
+    xgd_argv_opt(&a, "--model", x->base); xgd_argv_opt(&a, "--probe", probe_file);
+    xgd_argv_keys(&a, v, "topk,project");
     /* the kept filter: prompts named, else the DPO language's evaluation prompts; false: no filter */
     json_t *pv = json_object_get(v, "prompts");
     const char *prompts = json_is_false(pv) ? NULL : json_is_string(pv) ? json_string_value(pv) : dpo_language_prompts(x);
     if (prompts) {
-        opt(&a, "--prompts", prompts);
-        opt_num(&a, v, "steps", "--steps");
-        opt_num(&a, v, "max_prompts", "--max_prompts");
+        xgd_argv_opt(&a, "--prompts", prompts);
+        xgd_argv_keys(&a, v, "steps,max_prompts");
     }
-    opt_str(&a, x->study, "tokenizer", "--tokenizer");
-    opt(&a, "--output", dir);
-    inputs in = {{0}, 0};
-    in_add(&in, probe_file);
-    in_add(&in, prompts);
-    in_local(&in, x->base);
-    int rc = run(s, "vectors", dir, &a, &in, -1);
+    xgd_argv_keys(&a, x->study, "tokenizer");
+    xgd_argv_opt(&a, "--output", dir);
+    xgd_inputs in = {{0}, 0};
+    xgd_inputs_add(&in, probe_file);
+    xgd_inputs_add(&in, prompts);
+    xgd_inputs_local(&in, x->base);
+    int rc = xgd_step_cmd(s, "vectors", dir, &a, &in, -1);
     if (rc == 0) *neurons = xgd_path_join(dir, "vectors.json");
     free(dir);
     return rc;
@@ -312,23 +258,21 @@ static int activations(xgd_steps *s, const xgd_analyses *x, const char *neurons_
         else free(l2);
     }
     char *dir = outp(x, "activations", NULL);
-    args a = {{0}, 0};
-    arg(&a, "activations");
-    opt(&a, "--model", x->base); opt(&a, "--compare", x->tuned); opt(&a, "--neurons", neurons);
-    opt(&a, "--prompt_dir", pdir);
-    if (pat) opt(&a, "--prompt_pattern", pat);
-    opt(&a, "--langs", langs);
-    opt_num(&a, c, "steps", "--steps");
-    opt_num(&a, c, "batch", "--batch");
-    opt_num(&a, c, "max_prompts", "--max_prompts");
-    opt_str(&a, x->study, "tokenizer", "--tokenizer");
-    opt(&a, "--output", dir);
-    inputs in = {{0}, 0};
-    in_add(&in, neurons);
-    in_add(&in, pdir);
-    in_local(&in, x->base);
-    in_local(&in, x->tuned);
-    int rc = run(s, "activations", dir, &a, &in, -1);
+    xgd_argv a = {{0}, 0};
+    xgd_argv_add(&a, "activations");
+    xgd_argv_opt(&a, "--model", x->base); xgd_argv_opt(&a, "--compare", x->tuned); xgd_argv_opt(&a, "--neurons", neurons);
+    xgd_argv_opt(&a, "--prompt_dir", pdir);
+    if (pat) xgd_argv_opt(&a, "--prompt_pattern", pat);
+    xgd_argv_opt(&a, "--langs", langs);
+    xgd_argv_keys(&a, c, "steps,batch,max_prompts");
+    xgd_argv_keys(&a, x->study, "tokenizer");
+    xgd_argv_opt(&a, "--output", dir);
+    xgd_inputs in = {{0}, 0};
+    xgd_inputs_add(&in, neurons);
+    xgd_inputs_add(&in, pdir);
+    xgd_inputs_local(&in, x->base);
+    xgd_inputs_local(&in, x->tuned);
+    int rc = xgd_step_cmd(s, "activations", dir, &a, &in, -1);
     free(dir); free(pdir); free(pat); free(langs);
     return rc;
 }
@@ -340,20 +284,17 @@ static int retrieval(xgd_steps *s, const xgd_analyses *x) {
     char *l2 = list_str(json_object_get(r, "lang2"));
     if (!l2) return xgd_fail("study: retrieval.lang2 is required (the languages to align with lang1)");
     char *dir = outp(x, "retrieval", NULL);
-    args a = {{0}, 0};
-    arg(&a, "retrieval");
-    opt(&a, "--model", x->base); opt(&a, "--aligned_text_dir", atd);
-    opt(&a, "--lang1", xgd_json_str(r, "lang1", "en")); opt(&a, "--lang2", l2);
-    opt_str(&a, r, "pattern", "--pattern");
-    opt_str(&a, r, "pooling", "--pooling");
-    opt_num(&a, r, "batch", "--batch");
-    opt_num(&a, r, "max_sentences", "--max_sentences");
-    opt_str(&a, x->study, "tokenizer", "--tokenizer");
-    opt(&a, "--output", dir);
-    inputs in = {{0}, 0};
-    in_add(&in, atd);
-    in_local(&in, x->base);
-    int rc = run(s, "retrieval", dir, &a, &in, -1);
+    xgd_argv a = {{0}, 0};
+    xgd_argv_add(&a, "retrieval");
+    xgd_argv_opt(&a, "--model", x->base); xgd_argv_opt(&a, "--aligned_text_dir", atd);
+    xgd_argv_opt(&a, "--lang1", xgd_json_str(r, "lang1", "en")); xgd_argv_opt(&a, "--lang2", l2);
+    xgd_argv_keys(&a, r, "pattern,pooling,batch,max_sentences");
+    xgd_argv_keys(&a, x->study, "tokenizer");
+    xgd_argv_opt(&a, "--output", dir);
+    xgd_inputs in = {{0}, 0};
+    xgd_inputs_add(&in, atd);
+    xgd_inputs_local(&in, x->base);
+    int rc = xgd_step_cmd(s, "retrieval", dir, &a, &in, -1);
     free(dir); free(l2);
     return rc;
 }

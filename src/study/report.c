@@ -192,8 +192,8 @@ static void toxicity(view *v) {
     xgd_svg_bars_to(v->h, &c1);
     xgd_svg_bars_to(v->h, &c2);
     fprintf(v->h, "</div>\n");
-    para(v, "note", NULL, "Source: steps 'evaluate base ...' and 'evaluate dpo ...' (xgd generate, xgd score, the toxicity metrics grouped "
-                          "by prompt index with a percentile bootstrap over prompts); the score files are named in summary.json.");
+    static const char *steps[6] = {"generate base", "score base", "toxicity base", "generate dpo", "score dpo", "toxicity dpo"};
+    source(v, steps, 6, "toxicity.json (unrounded values; grouped by prompt index, 95% percentile bootstrap over prompts)");
     free(names); free(avg); free(prob);
 }
 
@@ -475,7 +475,7 @@ static void provenance(view *v) {
         if (json_object_get(e, "seed")) snprintf(seed, sizeof seed, "%lld", (long long)xgd_json_int(e, "seed", 0));
         else snprintf(seed, sizeof seed, "-");
         const char *cells[5] = {xgd_json_str(e, "step", "?"), xgd_json_str(e, "state", "?"), sec, seed,
-                                xgd_json_str(e, "command", "(library call; see the step's files)")};
+                                xgd_json_str(e, "command", "")};
         row(v, 0, 5, cells);
     }
     table_close(v);

@@ -2,11 +2,12 @@
  * (full or LoRA, then merged), generation with the base and the tuned model on every prompt file,
  * toxicity scoring, the toxicity metrics per language before and after, a summary that
  * `xgd report` turns into HTML, then the analyses the study file asks for (study/analyses.h:
- * diversity, perplexity, probe, value vectors, activations, retrieval; each an xgd command run as
- * recorded), and provenance.json (versions of xgd and its libraries, every step's state, command,
- * seed, input fingerprints and timing; written also when a step fails). A step whose output is
- * complete is skipped, an interrupted one resumes or is redone, a stale one (its command or an
- * input changed) is redone. --dry-run lists the steps and what each would do. */
+ * diversity, perplexity, probe, value vectors, activations, retrieval). Every step is an xgd
+ * command line, recorded and run as recorded (study/step.h), so each runs alone with the same
+ * result. provenance.json holds the versions of xgd and its libraries and every step's state,
+ * commands, seed, input fingerprints and timing (written also when a step fails). A complete step
+ * is skipped, an interrupted one resumes or is redone, a stale one (its command or an input
+ * changed) is redone. --dry-run lists the steps and what each would do. */
 #ifndef XGD_STUDY_RUN_H
 #define XGD_STUDY_RUN_H
 

@@ -120,6 +120,56 @@ json_t *xgd_versions(void) {
                      "utf8proc", utf8proc_version());
 }
 
+void xgd_argv_add(xgd_argv *a, const char *s) {
+    if (a->n < 63) a->v[a->n++] = xgd_strdup(s);
+    a->v[a->n] = NULL;
+}
+
+void xgd_argv_opt(xgd_argv *a, const char *flag, const char *val) { xgd_argv_add(a, flag); xgd_argv_add(a, val); }
+
+void xgd_argv_keys(xgd_argv *a, const json_t *o, const char *keys) {
+    char list[512], *save = NULL;
+    snprintf(list, sizeof list, "%s", keys);
+    for (char *k = strtok_r(list, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        json_t *v = json_object_get(o, k);
+        char flag[128], num[64];
+        snprintf(flag, sizeof flag, "--%s", k);
+        if (json_is_true(v)) xgd_argv_add(a, flag);
+        else if (json_is_string(v)) xgd_argv_opt(a, flag, json_string_value(v));
+        else if (json_is_number(v)) { xgd_arg_num(num, sizeof num, v); xgd_argv_opt(a, flag, num); }
+    }
+}
+
+long long xgd_argv_seed(xgd_argv *a, const json_t *o, const char *key, long long def) {
+    long long seed = xgd_json_int(o, key, def);
+    char sd[32];
+    snprintf(sd, sizeof sd, "%lld", seed);
+    xgd_argv_opt(a, "--seed", sd);
+    return seed;
+}
+
+void xgd_argv_free(xgd_argv *a) {
+    for (int i = 0; i < a->n; i++) free(a->v[i]);
+    a->n = 0;
+}
+
+void xgd_inputs_add(xgd_inputs *in, const char *p) {
+    if (p && in->n < 15) in->v[in->n++] = p;
+    in->v[in->n] = NULL;
+}
+
+void xgd_inputs_local(xgd_inputs *in, const char *p) {
+    if (p && (xgd_is_dir(p) || xgd_is_file(p))) xgd_inputs_add(in, p);
+}
+
+int xgd_step_cmd(xgd_steps *s, const char *name, const char *dir, xgd_argv *a, xgd_inputs *in, long long seed) {
+    const char *const *cmd = (const char *const *)a->v;
+    xgd_step st = {name, dir, &cmd, 1, in->v, seed, 0};
+    int rc = xgd_step_run(s, &st);
+    xgd_argv_free(a);
+    return rc;
+}
+
 void xgd_step_record(xgd_steps *s, const char *name, const char *state, double seconds, json_t *extra) {
     json_t *r = json_pack("{s:s, s:s, s:f}", "step", name, "state", state, "seconds", seconds);
     if (extra) { json_object_update(r, extra); json_decref(extra); }
@@ -147,7 +197,7 @@ static int spawn(const char *const *argv, const char *log) {
     pid_t pid = fork();
     if (pid < 0) { free(av); return xgd_fail("fork: %s", strerror(errno)); }
     if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) { dup2(fd, 1); dup2(fd, 2); close(fd); }
         /* /proc/self/exe is this very binary, even if its file was replaced since it started */
         execv("/proc/self/exe", av);
@@ -171,58 +221,69 @@ static int spawn(const char *const *argv, const char *log) {
     return rc;
 }
 
-/* The state of a step: 0 complete, else the reason it (would) run, in why. */
-static int decide(const xgd_step *st, const json_t *want, const char *marker, char *why, size_t n) {
+/* The state of a step: 0 complete, else the reason it (would) run, in why; *stale when the
+ * folder's content is invalid (another command or input made it). */
+static int decide(const xgd_step *st, const json_t *want, const char *marker, char *why, size_t n, int *stale) {
     json_t *inputs = json_object_get(want, "inputs");
     const char *in;
     json_t *fp;
+    *stale = 0;
     json_object_foreach(inputs, in, fp)
         if (json_is_null(fp)) { snprintf(why, n, "missing: %s is not made yet", in); return 1; }
     if (!xgd_is_dir(st->dir)) { snprintf(why, n, "missing"); return 1; }
     json_error_t e;
     json_t *have = json_load_file(marker, 0, &e);
-    if (!have) { snprintf(why, n, "interrupted"); return 1; }
-    int rc = 0;
-    if (!json_equal(json_object_get(have, "command"), json_object_get(want, "command"))) { snprintf(why, n, "stale: the command changed"); rc = 1; }
+    if (!have) { snprintf(why, n, st->resumable ? "interrupted: resumes" : "interrupted"); return 1; }
+    if (!json_equal(json_object_get(have, "command"), json_object_get(want, "command"))) { snprintf(why, n, "stale: the command changed"); *stale = 1; }
     else json_object_foreach(inputs, in, fp)
-        if (!json_equal(json_object_get(json_object_get(have, "inputs"), in), fp)) { snprintf(why, n, "stale: %s changed", in); rc = 1; break; }
+        if (!json_equal(json_object_get(json_object_get(have, "inputs"), in), fp)) { snprintf(why, n, "stale: %s changed", in); *stale = 1; break; }
     json_decref(have);
-    return rc;
+    return *stale;
 }
 
 int xgd_step_run(xgd_steps *s, const xgd_step *st) {
-    char *cmd = xgd_command_line(st->argv), *marker = xgd_path_join(st->dir, ".xgd-step.json"),
-         *log = xgd_path_join(st->dir, ".xgd-step.log");
-    json_t *inputs = json_object(), *argv = json_array();
+    char *marker = xgd_path_join(st->dir, ".xgd-step"), *log = xgd_path_join(st->dir, ".xgd-step.log");
+    json_t *inputs = json_object(), *cmds = json_array(), *argvs = json_array();
+    size_t cap = 1, len = 0;
+    char *cmd = xgd_calloc(1, 1);   /* the commands joined by " && " */
+    for (int c = 0; c < st->ncmd; c++) {
+        char *one = xgd_command_line(st->cmds[c]);
+        json_t *a = json_array();
+        for (int i = 0; st->cmds[c][i]; i++) json_array_append_new(a, json_string(st->cmds[c][i]));
+        json_array_append_new(argvs, a);
+        json_array_append_new(cmds, json_string(one));
+        if (len + strlen(one) + 5 > cap) { cap = 2 * (len + strlen(one) + 5); cmd = xgd_realloc(cmd, cap); }
+        len += (size_t)sprintf(cmd + len, "%s%s", c ? " && " : "", one);
+        free(one);
+    }
     for (int i = 0; st->inputs && st->inputs[i]; i++) {
         char fp[17];
         json_object_set_new(inputs, st->inputs[i], xgd_fingerprint(st->inputs[i], fp) == 0 ? json_string(fp) : json_null());
     }
-    for (int i = 0; st->argv[i]; i++) json_array_append_new(argv, json_string(st->argv[i]));
     json_t *want = json_pack("{s:s, s:o}", "command", cmd, "inputs", inputs);
     char why[1200], state[1300];
-    int todo = decide(st, want, marker, why, sizeof why), rc = 0;
+    int stale, todo = decide(st, want, marker, why, sizeof why, &stale), rc = 0;
     double t0 = xgd_now();
     if (!todo) snprintf(state, sizeof state, "complete (skipped)");
     else if (s->dry) snprintf(state, sizeof state, "would run (%s)", why);
     else {
         /* a redo starts from an empty folder: no partial or stale file survives */
-        if (xgd_is_dir(st->dir)) rc = xgd_remove_tree(st->dir);
+        if (xgd_is_dir(st->dir) && (stale || !st->resumable)) rc = xgd_remove_tree(st->dir);
         if (rc == 0) rc = xgd_mkdir_p(st->dir);
-        if (rc == 0) rc = spawn(st->argv, log);
-        /* the outputs' own fingerprint is taken after the run, so later steps see them */
+        for (int c = 0; c < st->ncmd && rc == 0; c++) rc = spawn(st->cmds[c], log);
         if (rc == 0) rc = xgd_json_write(marker, want);
         if (rc != 0) xgd_err_context("step '%s' (%s)", st->name, cmd);
         snprintf(state, sizeof state, "done (%s)", why);
     }
     if (rc == 0) {
-        json_t *extra = json_pack("{s:s, s:O, s:O, s:s, s:s}", "command", cmd, "argv", argv, "inputs", json_object_get(want, "inputs"),
-                                  "output_dir", st->dir, "log", log);
+        json_t *extra = json_pack("{s:s, s:O, s:O, s:O, s:s, s:s}", "command", cmd, "commands", cmds, "argv", argvs, "inputs",
+                                  json_object_get(want, "inputs"), "output_dir", st->dir, "log", log);
         if (st->seed >= 0) json_object_set_new(extra, "seed", json_integer(st->seed));
         xgd_step_record(s, st->name, state, todo && !s->dry ? xgd_now() - t0 : 0, extra);
     }
     json_decref(want);
-    json_decref(argv);
+    json_decref(cmds);
+    json_decref(argvs);
     free(cmd);
     free(marker);
     free(log);

@@ -2,11 +2,14 @@
  * records it in provenance.json, and runs exactly that command (the running xgd binary, in a
  * child process), so "each step is runnable alone with the same result" holds by construction.
  *
- * A step owns an output folder. After a successful run it holds DIR/.xgd-step.json: the command
- * and the fingerprints of its inputs. The next run compares: same command and inputs -> complete
- * (skipped); folder without that file -> interrupted (redone from scratch); another command or an
- * input whose fingerprint changed -> stale (redone). An input that does not exist yet (an earlier
- * step has not run) makes a dry run say so. The child's stdout and stderr go to DIR/.xgd-step.log. */
+ * A step owns an output folder. After a successful run it holds DIR/.xgd-step: the commands and
+ * the fingerprints of its inputs (JSON; the name has no .json suffix, so that commands reading a
+ * folder's *.json never see it). The next run compares: same commands and inputs -> complete
+ * (skipped); folder without that file -> interrupted: redone from an empty folder, or, for a
+ * resumable step (its commands resume their own files: generate, score, dpo), run again in place;
+ * other commands or an input whose fingerprint changed -> stale (redone from an empty folder). An
+ * input that does not exist yet (an earlier step has not run) makes a dry run say so. The
+ * children's stdout and stderr go to DIR/.xgd-step.log. */
 #ifndef XGD_STUDY_STEP_H
 #define XGD_STUDY_STEP_H
 #include <jansson.h>
@@ -19,10 +22,33 @@ typedef struct {
 typedef struct {
     const char *name;                 /* "diversity base" */
     const char *dir;                  /* its output folder (cleared before a redo) */
-    const char *const *argv;          /* the command after "xgd": {"metrics", "diversity", ..., NULL} */
+    const char *const *const *cmds;   /* commands after "xgd", run in order: {"metrics", "diversity", ..., NULL} */
+    int ncmd;
     const char *const *inputs;        /* files or folders that decide staleness, NULL-terminated */
     long long seed;                   /* recorded; -1: the step draws no random numbers */
+    int resumable;                    /* an interrupted run continues in place */
 } xgd_step;
+
+/* A command under construction: owned copies, NULL-terminated. */
+typedef struct { char *v[64]; int n; } xgd_argv;
+void xgd_argv_add(xgd_argv *a, const char *s);
+void xgd_argv_opt(xgd_argv *a, const char *flag, const char *val);
+/* For each key of the comma-separated list that o holds: --key VALUE (a string or a number), or
+ * --key alone for true. The study's keys are the commands' flag names; an absent key leaves the
+ * command's default. */
+void xgd_argv_keys(xgd_argv *a, const json_t *o, const char *keys);
+/* --seed with o[key] (def when absent), always passed so the record names it; returns the seed. */
+long long xgd_argv_seed(xgd_argv *a, const json_t *o, const char *key, long long def);
+void xgd_argv_free(xgd_argv *a);
+
+/* A step's inputs: produced files always count (missing = not made yet); a model or tokenizer
+ * counts only when it is a local path (a hub id is resolved inside the command). */
+typedef struct { const char *v[16]; int n; } xgd_inputs;
+void xgd_inputs_add(xgd_inputs *in, const char *path);
+void xgd_inputs_local(xgd_inputs *in, const char *path);
+
+/* A one-command step (not resumable): xgd_step_run, then the command is freed. */
+int xgd_step_cmd(xgd_steps *s, const char *name, const char *dir, xgd_argv *cmd, xgd_inputs *in, long long seed);
 
 /* Decide, run (unless dry) and record a step. 0, or -1 with a message naming the step. */
 int xgd_step_run(xgd_steps *s, const xgd_step *st);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # xgd run STUDY.json on a tiny model made here: --dry-run lists the steps as missing, the run does
-# DPO (LoRA, then merge), generation, scoring and metrics for two languages, writes summary.json and
-# provenance.json that xgd report reads; a second run skips every complete step and changes nothing.
+# DPO (LoRA, then merge), generation, scoring and metrics for two languages, then every analysis,
+# writes summary.json and provenance.json that xgd report reads; recorded commands run alone give
+# the same bytes; a second run skips every complete step and changes nothing; a changed setting
+# makes its step and those downstream stale; an interrupted step is redone.
 set -u
 XGD=${XGD:?}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,14 +42,14 @@ json.dump({"output_dir": f"{t}/out", "base_model": f"{t}/model",
            "retrieval": {"aligned_text_dir": f"{t}/prompts", "pattern": "prompts_{lang}.jsonl", "lang1": "en", "lang2": ["de", "fr"]}},
           open(f"{t}/study.json", "w"))
 PY
-"$XGD" run "$T/study.json" --dry-run >"$T/dry" 2>&1 && grep -q "dpo .*would run" "$T/dry" && [ "$(grep -c 'would run' "$T/dry")" -eq 14 ] &&
+"$XGD" run "$T/study.json" --dry-run >"$T/dry" 2>&1 && grep -q "dpo .*would run" "$T/dry" && [ "$(grep -c 'would run' "$T/dry")" -eq 16 ] &&
   grep -q "probe .*would run (missing: .*dpo_pairs.csv is not made yet)" "$T/dry" && grep -q "retrieval .*would run (missing)" "$T/dry" && ok || bad "dry run: $(cat "$T/dry")"
 [ ! -e "$T/out" ] && ok || bad "the dry run wrote files"
 "$XGD" -q run "$T/study.json" >"$T/run1" 2>"$T/err" && ok || bad "run failed: $(tail -3 "$T/err")"
 for f in summary.json provenance.json merged/config.json dpo/final_checkpoint/adapter_config.json; do
   [ -s "$T/out/$f" ] && ok || bad "missing $f"
 done
-[ "$(ls "$T/out/generations/base/base" 2>/dev/null | wc -l)" -eq 2 ] && ok || bad "expected 2 generation files (en, de; fr not asked)"
+[ "$(ls "$T/out/generations/base/model" 2>/dev/null | wc -l)" -eq 2 ] && ok || bad "expected 2 generation files (en, de; fr not asked)"
 /usr/bin/python3 - "$T/out" <<'PY' && ok || bad "summary/provenance content"
 import json, sys
 o = sys.argv[1]
@@ -55,10 +57,10 @@ s = json.load(open(f"{o}/summary.json"))
 assert set(s["languages"]) == {"en", "de"}, s["languages"].keys()
 p = json.load(open(f"{o}/provenance.json"))
 assert p["study_fnv1a64"] and len(p["steps"]) >= 6 and all("seconds" in x for x in p["steps"])
-assert any(x.get("fnv1a64") for x in p["steps"])
+assert all(all(x["inputs"].values()) for x in p["steps"] if "inputs" in x)
 assert set(p["versions"]) == {"xgd", "openblas", "jansson", "libcurl", "pcre2", "utf8proc"} and all(p["versions"].values()), p["versions"]
 steps = {x["step"]: x for x in p["steps"]}
-for name in ("dpo", "merge", "diversity base", "diversity dpo", "perplexity base", "perplexity dpo", "probe", "vectors", "activations", "retrieval"):
+for name in ("dpo", "merge", "generate base", "score base", "toxicity base", "generate dpo", "score dpo", "toxicity dpo", "diversity base", "diversity dpo", "perplexity base", "perplexity dpo", "probe", "vectors", "activations", "retrieval"):
     assert steps[name]["command"].startswith("xgd "), (name, steps[name])
     assert "seconds" in steps[name]
 for name in ("diversity base", "probe", "vectors", "activations", "retrieval"):
@@ -77,20 +79,20 @@ r = json.load(open(f"{o}/retrieval/retrieval.json"))
 assert set(r["languages"]) == {"de", "fr"} and len(r["languages"]["de"]["retrieval_acc"]) == 3, r
 PY
 # each step alone: the recorded command, run by hand, writes the same bytes
-for step in "diversity base" "probe"; do
+for step in "generate dpo" "toxicity base" "diversity base" "probe"; do
   cmd=$(/usr/bin/python3 -c "import json,sys; print([x for x in json.load(open(sys.argv[1]))['steps'] if x['step']==sys.argv[2]][0]['command'])" "$T/out/provenance.json" "$step")
   dir=$(/usr/bin/python3 -c "import json,sys; print([x for x in json.load(open(sys.argv[1]))['steps'] if x['step']==sys.argv[2]][0]['output_dir'])" "$T/out/provenance.json" "$step")
   mv "$dir" "$T/alone"; mkdir -p "$dir"   # the step runner makes the folder; so does a person
-  (xgd() { "$XGD" -q "$@"; }; eval "$cmd") >/dev/null 2>&1 && diff -r -x '.xgd-step.*' "$T/alone" "$dir" >/dev/null && ok || bad "'$cmd' alone differs from the study's $step step"
+  (xgd() { "$XGD" -q "$@"; }; eval "$cmd") >/dev/null 2>&1 && diff -r -x '.xgd-step*' "$T/alone" "$dir" >/dev/null && ok || bad "'$cmd' alone differs from the study's $step step"
   rm -rf "$dir"; mv "$T/alone" "$dir"
 done
 cp -r "$T/out/scores" "$T/scores1"
 "$XGD" run "$T/study.json" >"$T/run2" 2>&1 && grep -q "dpo .*complete (skipped)" "$T/run2" && grep -q "merge .*complete (skipped)" "$T/run2" && ok || bad "second run: $(cat "$T/run2")"
 diff -r "$T/scores1" "$T/out/scores" >/dev/null && ok || bad "the second run changed the scores"
-[ "$(grep -c 'complete (skipped)' "$T/run2")" -eq 10 ] && ok || bad "second run: every analysis step should be complete: $(cat "$T/run2")"
+[ "$(grep -c 'complete (skipped)' "$T/run2")" -eq 16 ] && ok || bad "second run: every analysis step should be complete: $(cat "$T/run2")"
 # a changed setting makes its step and the steps downstream stale; an interrupted step is redone
 sed -i 's/"epochs": 3/"epochs": 4/' "$T/study.json"
-rm "$T/out/retrieval/.xgd-step.json"
+rm "$T/out/retrieval/.xgd-step"
 "$XGD" run "$T/study.json" --dry-run >"$T/dry2" 2>&1 && grep -q "probe .*would run (stale: the command changed)" "$T/dry2" &&
   grep -q "diversity dpo .*complete (skipped)" "$T/dry2" && grep -q "retrieval .*would run (interrupted)" "$T/dry2" && ok || bad "dry run after a change: $(cat "$T/dry2")"
 "$XGD" run "$T/study.json" >"$T/run3" 2>&1 && grep -q "vectors .*done (stale: .*best-probe.npy changed)" "$T/run3" &&
