@@ -10,13 +10,22 @@
  *     row in registers and uses it for all M rows (linear_small.c), so the weight is read once;
  *   - f16/bf16, larger M: convert a panel (<= ~8 MB) of the weight to f32 and hand it to sgemm, so
  *     the weight is never converted wholesale and the conversion cost is amortised over M rows;
- *   - bf16 with the fast mode on (xgd_ops_set_fast_bf16 or XGD_BF16_DOT=1): activations rounded to
- *     bf16 and vdpbf16ps (linear_bf16dot.c). Off by default: the exact mode matches f32 math of
- *     f32 activations times bf16 weights widened to f32, which is what the tests compare at 1e-4.
- *     Measured on a 2-core Intel Xeon (Emerald Rapids, where vdpbf16ps runs at the f32 FMA rate)
- *     the fast path reaches 110-150 GFLOP/s against 200-290 for OpenBLAS sgemm on f32, so there
- *     it is slower than the exact path; it can only pay off where bf16 dot products run at twice
- *     the f32 rate (Zen 4 per perf-anchors.md), which has not been measured. */
+ *   - bf16 in fast mode: activations rounded to bf16 (what transformers computes on a bf16 model),
+ *     products on AMX tiles (linear_amx.c) where the CPU has AMX-BF16, else vdpbf16ps
+ *     (linear_bf16dot.c). The exact mode instead matches f32 math of f32 activations times bf16
+ *     weights widened to f32 (what tests/golden's bf16 references hold, at 1e-4).
+ * The default is exact, decided by measurement on a 2-core Intel Xeon (Emerald Rapids): AMX is
+ *     3-5x faster than sgemm on prefill shapes (300-520 GFLOP/s against 90-120 for OpenBLAS sgemm
+ *     on the same busy machine; GPT-2-124M bf16 prefill 2-3.6x faster), but rounding activations
+ *     moves results by ~1e-2 relative, and since decode and other M < 16 products stay exact
+ *     (the small-M kernel reads each weight once; AMX at M = 1 is 2-7x slower there), a sequence's
+ *     logits would then depend on how many rows it was batched with. The engine's tests hold batch
+ *     invariance at 1e-5 (tests/interp, tests/generate's grouping) and the bf16 golden references
+ *     are f32 math at 1e-4, so fast mode is an explicit choice: XGD_BF16_DOT=1 or
+ *     xgd_ops_set_fast_bf16(1) (which is what transformers computes on a bf16 model).
+ *     vdpbf16ps alone runs at the f32 FMA rate there (110-150 GFLOP/s, slower than the exact
+ *     path); it can only pay off where bf16 dot products run at twice the f32 rate (Zen 4 per
+ *     perf-anchors.md), not measured. */
 #include "ops/ops.h"
 #include "ops/linear_internal.h"
 #include "ops/ops_internal.h"
@@ -80,6 +89,8 @@ static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dty
     if (M < XGD_SMALL_M) {
         if (beta == 0.0f) memset(y, 0, (size_t)(M * n_out) * sizeof(float));
         xgd_matmul_small(y, x, M, A, t, n_out, n_in, dotform);
+    } else if (t == XGD_BF16 && xgd_ops_fast_bf16() && xgd_cpu_amx()) {
+        xgd_matmul_amx(y, x, M, A, n_out, n_in, dotform, beta);
     } else if (t == XGD_BF16 && xgd_ops_fast_bf16() && xgd_cpu_avx512bf16()) {
         xgd_matmul_bf16dot(y, x, M, A, n_out, n_in, dotform, beta);
     } else {

@@ -15,5 +15,8 @@ void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dt
 /* y(M,n_out) = beta*y + bf16(x)·op(A) with A bf16, vdpbf16ps, f32 accumulation. Needs avx512bf16. */
 void xgd_matmul_bf16dot(float *y, const float *x, int64_t M, const void *A,
                         int64_t n_out, int64_t n_in, int dotform, float beta);
+/* The same product on AMX tiles (linear_amx.c), any M >= 1. Needs xgd_cpu_amx(). */
+void xgd_matmul_amx(float *y, const float *x, int64_t M, const void *A,
+                    int64_t n_out, int64_t n_in, int dotform, float beta);
 
 #endif

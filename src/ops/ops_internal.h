@@ -14,6 +14,9 @@ int xgd_ops_threads(double work);
  * XGD_NO_AVX512=1 in the environment forces the portable paths (used by the tests). */
 int xgd_cpu_avx512(void);      /* avx512f + avx512bw + avx512vl */
 int xgd_cpu_avx512bf16(void);  /* the above + avx512bf16 (vdpbf16ps) */
+/* the above + AMX-TILE + AMX-BF16 with the kernel's permission for the tile state (Linux
+ * arch_prctl); XGD_NO_AMX=1 turns it off alone (linear_amx.c) */
+int xgd_cpu_amx(void);
 
 /* sum a[i]*b[i], f32 accumulation. */
 float xgd_dot_f32(const float *a, const float *b, int64_t n);

@@ -71,7 +71,8 @@ static void test_forward(void) {
         }
 }
 
-/* opt-in bf16 dot products: exact products of bf16 values, f32 sums, so compared with bf16(x)·W */
+/* fast bf16 mode (AMX tiles, or vdpbf16ps under XGD_NO_AMX=1 as test_portable.sh runs it): exact
+ * products of bf16 values, f32 sums, so compared with bf16(x)·W */
 static void test_fast_bf16(void) {
     if (!xgd_cpu_avx512bf16()) { printf("note: no avx512bf16 here, fast bf16 path not exercised\n"); return; }
     const int64_t shapes[4][3] = {{20, 45, 70}, {16, 130, 257}, {37, 64, 1100}, {100, 200, 33}};
@@ -150,6 +151,9 @@ static void test_backward_half_large(xgd_dtype dt, int layout) {
 
 int main(void) {
     xgd_rng_init(&t_rng, 1234, 0);
+    /* the exact bf16 mode (the default only without AMX): everything but test_fast_bf16 checks
+     * f32 math at 1e-5 */
+    xgd_ops_set_fast_bf16(0);
     test_forward();
     test_fast_bf16();
     const xgd_dtype dts[3] = {XGD_F32, XGD_F16, XGD_BF16};

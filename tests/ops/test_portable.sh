@@ -1,7 +1,8 @@
 #!/bin/bash
 # The portable (non-AVX-512) kernels and the single-thread paths give the same answers: rerun the
 # C op tests with XGD_NO_AVX512=1 (forces the plain C bodies) and with XGD_NUM_THREADS=1 (skipped
-# under sanitizers, where the suite already runs them once).
+# under sanitizers, where the suite already runs them once); the linear test once more with
+# XGD_NO_AMX=1.
 set -u
 bin=$(dirname "${XGD:?run through ctest (XGD unset)}")
 rc=0
@@ -13,4 +14,6 @@ for t in linear attention norm_act position; do
   [ "${XGD_SANITIZED:-0}" = 1 ] && continue
   XGD_NUM_THREADS=1 "$exe" || { echo "FAIL: $t with XGD_NUM_THREADS=1"; rc=1; }
 done
+# on an AMX machine the fast bf16 mode runs on AMX tiles; this pass covers its vdpbf16ps kernel
+XGD_NO_AMX=1 "$bin/ops_test_linear" || { echo "FAIL: linear with XGD_NO_AMX=1"; rc=1; }
 exit $rc
