@@ -15,9 +15,12 @@ int cmd_demo(int argc, char **argv) {
     };
     const cmd_spec spec = {"demo", "xgd demo [--out DIR] [--seed S] [--quick]",
         "The paper's study in miniature, offline: pretrains a tiny model on five synthetic languages (English and\n"
-        "four mappings of it into other scripts), applies DPO on English preference pairs only, samples continuations\n"
-        "of parallel prompts in every language before and after, scores them with the lexicon scorer, and reports\n"
-        "per language whether toxicity fell, with 95% bootstrap intervals.", opts, 0, 0};
+        "four mappings of it into other scripts), then runs DIR/study.json as xgd run does: DPO on English preference\n"
+        "pairs only, continuations of parallel prompts in every language before and after, lexicon scores, diversity,\n"
+        "perplexity, a probe trained on the DPO pairs, the value vectors closest to it, their neurons' activations per\n"
+        "language before and after, retrieval per layer; then prints the report (DIR/report.md; DIR/report.html has the\n"
+        "charts): per language whether toxicity fell, with 95% bootstrap intervals, read from the measured numbers.\n"
+        "A second run reuses the pretrained model and skips the complete steps.", opts, 0, 0};
     const char *pos[1];
     int npos, r = args_parse(&spec, argc, argv, pos, &npos);
     if (r != 0) return r < 0 ? 2 : 0;

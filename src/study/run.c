@@ -135,7 +135,7 @@ static int step_eval(runner *r, const char *tag, const char *model, const char *
     xgd_argv_keys(&a, json_object_get(r->study, "prompts"), "limit");
     xgd_argv_keys(&a, r->study, "tokenizer");
     xgd_inputs in = {{0}, 0};
-    for (int i = 0; i < r->nf && i < 12; i++) xgd_inputs_add(&in, r->files[i]);
+    xgd_inputs_add(&in, xgd_json_str(json_object_get(r->study, "prompts"), "path", NULL));   /* the folder covers every file */
     xgd_inputs_local(&in, model);
     const char *const *cmd = (const char *const *)a.v;
     snprintf(name, sizeof name, "generate %s", tag);

@@ -90,6 +90,14 @@ cp -r "$T/out/scores" "$T/scores1"
 "$XGD" run "$T/study.json" >"$T/run2" 2>&1 && grep -q "dpo .*complete (skipped)" "$T/run2" && grep -q "merge .*complete (skipped)" "$T/run2" && ok || bad "second run: $(cat "$T/run2")"
 diff -r "$T/scores1" "$T/out/scores" >/dev/null && ok || bad "the second run changed the scores"
 [ "$(grep -c 'complete (skipped)' "$T/run2")" -eq 16 ] && ok || bad "second run: every analysis step should be complete: $(cat "$T/run2")"
+# an interrupted generation resumes in place: its file is completed to the same bytes, and the
+# steps downstream see the same inputs and stay complete
+g=$(ls "$T/out/generations/base/model/"*en*)
+cp "$g" "$T/gen_en"
+head -n 7 "$T/gen_en" >"$g"
+rm "$T/out/generations/base/.xgd-step"
+"$XGD" run "$T/study.json" >"$T/run_resume" 2>&1 && grep -q "generate base .*done (interrupted: resumes)" "$T/run_resume" &&
+  grep -q "score base .*complete (skipped)" "$T/run_resume" && cmp -s "$g" "$T/gen_en" && ok || bad "resume: $(cat "$T/run_resume")"
 # a changed setting makes its step and the steps downstream stale; an interrupted step is redone
 sed -i 's/"epochs": 3/"epochs": 4/' "$T/study.json"
 rm "$T/out/retrieval/.xgd-step"
