@@ -106,5 +106,17 @@ rm "$T/out/retrieval/.xgd-step"
 "$XGD" run "$T/study.json" >"$T/run3" 2>&1 && grep -q "vectors .*done (stale: .*best-probe.npy changed)" "$T/run3" &&
   grep -q "activations .*done (stale: .*vectors.json changed)" "$T/run3" && grep -q "retrieval .*done (interrupted)" "$T/run3" && ok || bad "third run: $(cat "$T/run3")"
 "$XGD" -q report "$T/out" >/dev/null && grep -q "| de |" "$T/out/report.md" && ok || bad "xgd report on the study output"
+# a study without analyses: each is recorded as not configured, and the report says so in its section
+/usr/bin/python3 - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+s = json.load(open(f"{t}/study.json"))
+for k in ("diversity", "perplexity", "probe", "vectors", "activations", "retrieval"): s.pop(k)
+s["output_dir"] = f"{t}/out2"
+json.dump(s, open(f"{t}/study2.json", "w"))
+PY
+"$XGD" -q run "$T/study2.json" >"$T/run4" 2>&1 && [ "$(grep -c 'not configured' "$T/run4")" -eq 8 ] && ok || bad "study without analyses: $(cat "$T/run4")"
+"$XGD" -q report "$T/out2" >/dev/null && grep -q 'Not run: step .perplexity base.: not configured (no "perplexity" in the study file)' "$T/out2/report.md" &&
+  [ "$(grep -o 'id="[a-z-]*-missing"' "$T/out2/report.html" | sort -u | wc -l)" -eq 6 ] && ok || bad "report of a study without analyses: $(grep -o 'id="[a-z-]*-missing"' "$T/out2/report.html")"
 echo "study_run: $pass passed, $fail failed"
 [ $fail -eq 0 ]
