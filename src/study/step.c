@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdio.h>
@@ -93,6 +94,7 @@ static void quote(char **s, size_t *n, size_t *cap, const char *a) {
 void xgd_arg_num(char *buf, size_t n, const json_t *v) {
     if (json_is_integer(v)) { snprintf(buf, n, "%lld", (long long)json_integer_value(v)); return; }
     double x = json_number_value(v);
+    if (x == floor(x) && fabs(x) < 1e15) { snprintf(buf, n, "%.0f", x); return; }   /* 10.0 as "10", not "1e+01" */
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, n, "%.*g", prec, x);
         if (strtod(buf, NULL) == x) return;
@@ -280,6 +282,7 @@ int xgd_step_run(xgd_steps *s, const xgd_step *st) {
                                   json_object_get(want, "inputs"), "output_dir", st->dir, "log", log);
         if (st->seed >= 0) json_object_set_new(extra, "seed", json_integer(st->seed));
         xgd_step_record(s, st->name, state, todo && !s->dry ? xgd_now() - t0 : 0, extra);
+        if (s->dry && todo) printf("    %s\n", cmd);   /* what would run, exactly */
     }
     json_decref(want);
     json_decref(cmds);

@@ -33,6 +33,10 @@ int main(void) {
     xgd_arg_num(buf, sizeof buf, v);
     CHECK(strtod(buf, NULL) == 1.0 / 3.0);
     json_decref(v);
+    v = json_real(10.0);
+    xgd_arg_num(buf, sizeof buf, v);
+    CHECK_STR(buf, "10");
+    json_decref(v);
     v = json_integer(150);
     xgd_arg_num(buf, sizeof buf, v);
     CHECK_STR(buf, "150");
