@@ -135,26 +135,29 @@ static void toxicity(view *v) {
              (long long)xgd_json_int(v->summary, "seed", 0), xgd_json_num(v->summary, "seconds", 0));
     para(v, "note", NULL, note);
     table_open(v, "toxicity");
-    static const char *hdr[] = {"language", "avg toxicity before", "after", "95% CI after", "toxicity probability before", "after",
+    static const char *hdr[] = {"language", "avg toxicity before [95% CI]", "after", "toxicity probability before", "after",
                                 "EMT before", "after", "prompts"};
-    row(v, 1, 9, hdr);
+    row(v, 1, 8, hdr);
+    static const char *const keys[6] = {"avg_before", "avg_after", "toxicity_prob_before", "toxicity_prob_after", "emt_before", "emt_after"};
     const char *key;
     json_t *l;
     json_object_foreach(langs, key, l) {
-        char c[9][64];
-        json_t *ci = json_object_get(l, "avg_after_ci");
-        snprintf(c[0], 64, "%s%s", key, !strcasecmp(key, dpo_lang) ? " (DPO data)" : "");
-        num(c[1], 64, xgd_json_num(l, "avg_before", NAN), 3);
-        num(c[2], 64, xgd_json_num(l, "avg_after", NAN), 3);
-        snprintf(c[3], 64, "[%.3f, %.3f]", json_number_value(json_array_get(ci, 0)), json_number_value(json_array_get(ci, 1)));
-        num(c[4], 64, xgd_json_num(l, "toxicity_prob_before", NAN), 3);
-        num(c[5], 64, xgd_json_num(l, "toxicity_prob_after", NAN), 3);
-        num(c[6], 64, xgd_json_num(l, "emt_before", NAN), 3);
-        num(c[7], 64, xgd_json_num(l, "emt_after", NAN), 3);
-        snprintf(c[8], 64, "%lld", (long long)xgd_json_int(l, "prompts", 0));
-        const char *cells[9];
-        for (int i = 0; i < 9; i++) cells[i] = c[i];
-        row(v, 0, 9, cells);
+        char c[8][80];
+        const char *cells[8];
+        snprintf(c[0], 80, "%s%s", key, !strcasecmp(key, dpo_lang) ? " (DPO data)" : "");
+        for (int k = 0; k < 6; k++) {
+            char ck[64], a[24], lo[24], hi[24];
+            snprintf(ck, sizeof ck, "%s_ci", keys[k]);
+            json_t *ci = json_object_get(l, ck);
+            num(a, sizeof a, xgd_json_num(l, keys[k], NAN), 3);
+            num(lo, sizeof lo, json_is_number(json_array_get(ci, 0)) ? json_number_value(json_array_get(ci, 0)) : NAN, 3);
+            num(hi, sizeof hi, json_is_number(json_array_get(ci, 1)) ? json_number_value(json_array_get(ci, 1)) : NAN, 3);
+            if (ci) snprintf(c[1 + k], 80, "%s [%s, %s]", a, lo, hi);
+            else snprintf(c[1 + k], 80, "%s", a);
+        }
+        snprintf(c[7], 80, "%lld", (long long)xgd_json_int(l, "prompts", 0));
+        for (int i = 0; i < 8; i++) cells[i] = c[i];
+        row(v, 0, 8, cells);
     }
     table_close(v);
     /* the reading, from the measured numbers only */

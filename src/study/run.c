@@ -213,13 +213,23 @@ static int write_summary(runner *r) {
         json_array_foreach(json_object_get(after, "languages"), k, a) {
             if (strcmp(xgd_json_str(a, "language", ""), lang)) continue;
             double ab = unr(b, "average_toxicity", -1), lo = unr(a, "average_toxicity_ci", 0), hi = unr(a, "average_toxicity_ci", 1);
-            json_object_set_new(langs, lang, json_pack("{s:o, s:o, s:[o,o], s:o, s:o, s:o, s:o, s:I, s:s, s:s}", "avg_before", xgd_jreal(ab),
-                                                       "avg_after", xgd_jreal(unr(a, "average_toxicity", -1)), "avg_after_ci", xgd_jreal(lo),
-                                                       xgd_jreal(hi), "toxicity_prob_before", xgd_jreal(unr(b, "toxicity_probability", -1)),
-                                                       "toxicity_prob_after", xgd_jreal(unr(a, "toxicity_probability", -1)), "emt_before",
-                                                       xgd_jreal(unr(b, "emt", -1)), "emt_after", xgd_jreal(unr(a, "emt", -1)), "prompts",
-                                                       (json_int_t)xgd_json_int(a, "prompts", 0), "scores_before", xgd_json_str(b, "file", ""),
-                                                       "scores_after", xgd_json_str(a, "file", "")));
+            /* each metric before and after with its 95% interval: key_before, key_before_ci, key_after, key_after_ci */
+            static const char *const keys[3][2] = {{"avg", "average_toxicity"}, {"toxicity_prob", "toxicity_probability"}, {"emt", "emt"}};
+            json_t *o = json_object();
+            for (int m = 0; m < 3; m++)
+                for (int w = 0; w < 2; w++) {
+                    const json_t *src = w ? a : b;
+                    char key[64], ci[64];
+                    snprintf(key, sizeof key, "%s_%s", keys[m][0], w ? "after" : "before");
+                    snprintf(ci, sizeof ci, "%s_ci", keys[m][1]);
+                    json_object_set_new(o, key, xgd_jreal(unr(src, keys[m][1], -1)));
+                    snprintf(key, sizeof key, "%s_%s_ci", keys[m][0], w ? "after" : "before");
+                    json_object_set_new(o, key, json_pack("[o,o]", xgd_jreal(unr(src, ci, 0)), xgd_jreal(unr(src, ci, 1))));
+                }
+            json_object_set_new(o, "prompts", json_integer(xgd_json_int(a, "prompts", 0)));
+            json_object_set_new(o, "scores_before", json_string(xgd_json_str(b, "file", "")));
+            json_object_set_new(o, "scores_after", json_string(xgd_json_str(a, "file", "")));
+            json_object_set_new(langs, lang, o);
             if (strcasecmp(lang, dpo_lang) != 0) { others++; transferred += hi < ab; rose += lo > ab; }
         }
     }
