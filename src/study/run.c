@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     json_t *study;
@@ -255,8 +256,11 @@ static int write_provenance(runner *r, const char *path, int rc) {
     char fp[17] = "";
     xgd_fingerprint(path, fp);
     json_t *v = xgd_versions();
-    json_t *prov = json_pack("{s:O, s:o, s:s, s:s, s:O, s:O, s:s}", "xgd_version", json_object_get(v, "xgd"), "versions", v,
-                             "study_file", path, "study_fnv1a64", fp, "study", r->study, "steps", r->st.steps, "status",
+    char cwd[4096] = "?";
+    if (!getcwd(cwd, sizeof cwd)) snprintf(cwd, sizeof cwd, "?");
+    /* cwd: the folder the recorded commands ran in (relative paths in them are relative to it) */
+    json_t *prov = json_pack("{s:O, s:o, s:s, s:s, s:s, s:O, s:O, s:s}", "xgd_version", json_object_get(v, "xgd"), "versions", v,
+                             "cwd", cwd, "study_file", path, "study_fnv1a64", fp, "study", r->study, "steps", r->st.steps, "status",
                              rc == 0 ? "complete" : xgd_errmsg());
     char *pp = xgd_path_join(r->out, "provenance.json");
     int w = xgd_json_write(pp, prov);

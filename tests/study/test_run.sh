@@ -58,6 +58,7 @@ assert set(s["languages"]) == {"en", "de"}, s["languages"].keys()
 p = json.load(open(f"{o}/provenance.json"))
 assert p["study_fnv1a64"] and len(p["steps"]) >= 6 and all("seconds" in x for x in p["steps"])
 assert all(all(x["inputs"].values()) for x in p["steps"] if "inputs" in x)
+assert p["cwd"] and p["status"] == "complete", p["status"]
 assert set(p["versions"]) == {"xgd", "openblas", "jansson", "libcurl", "pcre2", "utf8proc"} and all(p["versions"].values()), p["versions"]
 steps = {x["step"]: x for x in p["steps"]}
 for name in ("dpo", "merge", "generate base", "score base", "toxicity base", "generate dpo", "score dpo", "toxicity dpo", "diversity base", "diversity dpo", "perplexity base", "perplexity dpo", "probe", "vectors", "activations", "retrieval"):
