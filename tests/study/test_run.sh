@@ -79,8 +79,8 @@ assert set(a["per_language"]) == {"en", "de"} and all(set(x) == {"base", "compar
 r = json.load(open(f"{o}/retrieval/retrieval.json"))
 assert set(r["languages"]) == {"de", "fr"} and len(r["languages"]["de"]["retrieval_acc"]) == 3, r
 PY
-# each step alone: the recorded command, run by hand, writes the same bytes
-for step in "generate dpo" "toxicity base" "diversity base" "probe"; do
+# each step alone: the recorded command, run by hand in an empty folder, writes the same bytes
+for step in dpo merge "generate dpo" "score base" "toxicity base" "diversity base" "perplexity dpo" probe vectors activations retrieval; do
   cmd=$(/usr/bin/python3 -c "import json,sys; print([x for x in json.load(open(sys.argv[1]))['steps'] if x['step']==sys.argv[2]][0]['command'])" "$T/out/provenance.json" "$step")
   dir=$(/usr/bin/python3 -c "import json,sys; print([x for x in json.load(open(sys.argv[1]))['steps'] if x['step']==sys.argv[2]][0]['output_dir'])" "$T/out/provenance.json" "$step")
   mv "$dir" "$T/alone"; mkdir -p "$dir"   # the step runner makes the folder; so does a person
