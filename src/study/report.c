@@ -211,9 +211,10 @@ static const json_t *lang_entry(const json_t *j, const char *lang) {
     return NULL;
 }
 
-/* A before/after metric table: for each field (a dotted path "dist1.mean" or "median"), two columns. */
+/* A before/after metric table: for each field (a dotted path "dist1.mean" or "median"), two columns;
+ * then a bar chart of field number `chart` per language. */
 static void before_after(view *v, const char *id, const char *title, const char *step_prefix, const char *file,
-                         const char *const *fields, const char *const *labels, int nf) {
+                         const char *const *fields, const char *const *labels, int nf, int chart) {
     heading(v, title);
     char sb[64], sa[64], why[1400];
     snprintf(sb, sizeof sb, "%s base", step_prefix);
@@ -230,13 +231,17 @@ static void before_after(view *v, const char *id, const char *title, const char 
         hdr[2 + 2 * f] = hl[2 * f + 1];
     }
     row(v, 1, 1 + 2 * nf, hdr);
-    size_t i;
+    /* the chart's field per language, before and after */
+    size_t L = json_array_size(json_object_get(b, "languages")), i;
+    const char **names = xgd_malloc(sizeof(char *) * (L + 1));
+    double *val = xgd_malloc(sizeof(double) * 2 * (L + 1));
     json_t *e;
     json_array_foreach(json_object_get(b, "languages"), i, e) {
         const char *lang = xgd_json_str(e, "language", "?");
         const json_t *ea = lang_entry(a, lang);
         char c[17][32];
         const char *cells[17] = {lang};
+        names[i] = lang;
         for (int f = 0; f < nf && f < 8; f++) {
             char key[64];
             snprintf(key, sizeof key, "%s", fields[f]);
@@ -244,28 +249,37 @@ static void before_after(view *v, const char *id, const char *title, const char 
             if (dot) *dot = 0;
             const json_t *xb = json_object_get(e, key), *xa = json_object_get(ea, key);
             if (dot) { xb = json_object_get(xb, dot + 1); xa = json_object_get(xa, dot + 1); }
-            num(c[2 * f], 32, json_is_number(xb) ? json_number_value(xb) : NAN, json_is_integer(xb) ? 0 : 3);
-            num(c[2 * f + 1], 32, json_is_number(xa) ? json_number_value(xa) : NAN, json_is_integer(xa) ? 0 : 3);
+            double vb = json_is_number(xb) ? json_number_value(xb) : NAN, va = json_is_number(xa) ? json_number_value(xa) : NAN;
+            num(c[2 * f], 32, vb, json_is_integer(xb) ? 0 : 3);
+            num(c[2 * f + 1], 32, va, json_is_integer(xa) ? 0 : 3);
+            if (f == chart) { val[i] = vb; val[L + i] = va; }
             cells[1 + 2 * f] = c[2 * f];
             cells[2 + 2 * f] = c[2 * f + 1];
         }
         row(v, 0, 1 + 2 * nf, cells);
     }
     table_close(v);
+    static const char *series[2] = {"before DPO", "after DPO"};
+    char cid[64];
+    snprintf(cid, sizeof cid, "%s-chart", id);
+    xgd_chart ch = {title, labels[chart], "language", (int)L, names, 2, series, val};
+    figure(v, cid, &ch, 1);
     const char *steps[2] = {sb, sa};
     source(v, steps, 2, file);
+    free(names);
+    free(val);
     json_decref(a);
     json_decref(b);
 }
 
 static void perplexity(view *v) {
     static const char *f[] = {"median", "q1", "q3", "kept"}, *l[] = {"median", "Q1", "Q3", "kept"};
-    before_after(v, "perplexity", "Perplexity of the generations", "perplexity", "perplexity.json", f, l, 4);
+    before_after(v, "perplexity", "Perplexity of the generations", "perplexity", "perplexity.json", f, l, 4, 0);
 }
 
 static void diversity(view *v) {
     static const char *f[] = {"dist1.mean", "dist2.mean", "dist3.mean"}, *l[] = {"dist-1", "dist-2", "dist-3"};
-    before_after(v, "diversity", "Diversity of the generations (distinct-n)", "diversity", "diversity.json", f, l, 3);
+    before_after(v, "diversity", "Diversity of the generations (distinct-n)", "diversity", "diversity.json", f, l, 3, 1);
 }
 
 /* ---- DPO curves ------------------------------------------------------------------------------- */

@@ -81,7 +81,7 @@ want = {"toxicity", "verdict", "perplexity", "diversity", "dpo-curve", "probe", 
         "activations-verdict", "retrieval", "retrieval-table", "provenance", "versions"}
 assert want <= p.ids, want - p.ids
 assert not any(i.endswith("-missing") for i in p.ids), p.ids
-assert p.tags.get("svg", 0) >= 5, p.tags
+assert p.tags.get("svg", 0) >= 7, p.tags
 assert not p.ext, f"network references: {p.ext}"
 PY
 [ -s "$T/a/report.md" ] && ok || bad "report.md missing"
@@ -108,7 +108,7 @@ for tid, n in (("toxicity", 6), ("perplexity", 6), ("diversity", 6), ("activatio
     assert p.rows.get(tid) == n, (tid, p.rows)
 assert p.rows.get("vectors", 0) == 21 and p.rows.get("provenance", 0) == 16, p.rows
 # the Figure-3 bars, the retrieval lines, the toxicity bars and the DPO curve are rendered SVG
-assert {"activations", "retrieval", "toxicity-charts", "dpo-curve"} <= p.svg_in, p.svg_in
+assert {"activations", "retrieval", "toxicity-charts", "dpo-curve", "perplexity-chart", "diversity-chart"} <= p.svg_in, p.svg_in
 PY
   timeout 120 "$browser" $flags --window-size=1100,1800 --screenshot="$T/report.png" "file://$T/a/report.html" >/dev/null 2>&1
   [ -s "$T/report.png" ] && ok || bad "no screenshot"
