@@ -1,12 +1,14 @@
 /* bench_linear: throughput of xgd_linear at transformer shapes.
- *   prefill (large M): f32 weights via OpenBLAS sgemm, f16/bf16 exact (f32 panels + sgemm), bf16
- *   fast (vdpbf16ps), in GFLOP/s and % of the 2-core Zen 4 peaks (230 f32, 462 bf16 dot);
+ *   prefill (large M): f32 weights via OpenBLAS sgemm, f16/bf16 exact (f32 panels + sgemm), the
+ *   fast bf16 kernels called directly (AMX tiles where available; vdpbf16ps), in GFLOP/s and as a
+ *   ratio to f32 sgemm (the first row of the shape) measured in the same run;
  *   decode (M=1, small M): weight-streaming GEMV in GB/s of weight bytes read.
  * Medians of several runs; the machine is shared and noisy (perf-anchors.md).
  * Usage: bench_linear [reps]   (XGD_NUM_THREADS limits our OpenMP threads; OpenBLAS has its own) */
 #include "ops/ops.h"
 #include "ops/process_env.h"
 #include "ops/ops_internal.h"
+#include "ops/linear_internal.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include <stdio.h>
@@ -18,14 +20,23 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* median seconds of one xgd_linear call */
-static double time_linear(float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b, int reps) {
+enum { K_LINEAR, K_AMX, K_DOT };
+
+static void run(int kernel, float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b) {
+    const int dotform = W->layout == XGD_W_OUT_IN;
+    if (kernel == K_AMX) xgd_matmul_amx(y, x, M, W->data, W->out, W->in, dotform, 0.0f);
+    else if (kernel == K_DOT) xgd_matmul_bf16dot(y, x, M, W->data, W->out, W->in, dotform, 0.0f);
+    else xgd_linear(y, x, M, W, b);
+}
+
+/* median seconds of one call */
+static double time_linear(int kernel, float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b, int reps) {
     double t[64];
     if (reps > 64) reps = 64;
-    xgd_linear(y, x, M, W, b);   /* warm-up */
+    run(kernel, y, x, M, W, b);   /* warm-up */
     for (int r = 0; r < reps; r++) {
         double t0 = xgd_now();
-        xgd_linear(y, x, M, W, b);
+        run(kernel, y, x, M, W, b);
         t[r] = xgd_now() - t0;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_d);
@@ -49,29 +60,31 @@ int main(int argc, char **argv) {
     if (reps < 1) reps = 1;
     xgd_rng rng;
     xgd_rng_init(&rng, 1, 0);
-    printf("threads %d, avx512 %d, avx512bf16 %d, OpenBLAS core %s\n", xgd_num_threads(), xgd_cpu_avx512(),
-           xgd_cpu_avx512bf16(), xgd_blas_core());
+    printf("threads %d, avx512 %d, avx512bf16 %d, amx %d, OpenBLAS core %s\n", xgd_num_threads(), xgd_cpu_avx512(),
+           xgd_cpu_avx512bf16(), xgd_cpu_amx(), xgd_blas_core());
     const int64_t prefill[4][3] = {{512, 768, 3072}, {512, 3072, 768}, {256, 2048, 2048}, {64, 768, 768}};
-    printf("\n%-24s %6s %6s %6s %10s %9s %7s\n", "prefill", "M", "K", "N", "ms", "GFLOP/s", "%peak");
+    printf("\n%-24s %6s %6s %6s %10s %9s %9s\n", "prefill", "M", "K", "N", "ms", "GFLOP/s", "vs sgemm");
     for (int s = 0; s < 4; s++) {
         int64_t M = prefill[s][0], K = prefill[s][1], N = prefill[s][2];
         float *x = malloc((size_t)(M * K) * 4), *y = malloc((size_t)(M * N) * 4), *b = calloc((size_t)N, 4);
         for (int64_t i = 0; i < M * K; i++) x[i] = xgd_rng_normal(&rng);
-        struct { const char *name; xgd_dtype dt; int layout, fast; double peak; } v[6] = {
-            {"f32 out,in (sgemm)", XGD_F32, XGD_W_OUT_IN, 0, 230}, {"f32 in,out (sgemm)", XGD_F32, XGD_W_IN_OUT, 0, 230},
-            {"f16 exact", XGD_F16, XGD_W_OUT_IN, 0, 230}, {"bf16 exact", XGD_BF16, XGD_W_OUT_IN, 0, 230},
-            {"bf16 fast out,in", XGD_BF16, XGD_W_OUT_IN, 1, 462}, {"bf16 fast in,out", XGD_BF16, XGD_W_IN_OUT, 1, 462}};
-        for (int i = 0; i < 6; i++) {
-            if (v[i].fast && !xgd_cpu_avx512bf16()) continue;
+        struct { const char *name; xgd_dtype dt; int layout, kernel; } v[8] = {
+            {"f32 out,in (sgemm)", XGD_F32, XGD_W_OUT_IN, K_LINEAR}, {"f32 in,out (sgemm)", XGD_F32, XGD_W_IN_OUT, K_LINEAR},
+            {"f16 exact", XGD_F16, XGD_W_OUT_IN, K_LINEAR}, {"bf16 exact", XGD_BF16, XGD_W_OUT_IN, K_LINEAR},
+            {"bf16 AMX out,in", XGD_BF16, XGD_W_OUT_IN, K_AMX}, {"bf16 AMX in,out", XGD_BF16, XGD_W_IN_OUT, K_AMX},
+            {"bf16 vdpbf16ps out,in", XGD_BF16, XGD_W_OUT_IN, K_DOT}, {"bf16 vdpbf16ps in,out", XGD_BF16, XGD_W_IN_OUT, K_DOT}};
+        double base = 0;
+        xgd_ops_set_fast_bf16(0);
+        for (int i = 0; i < 8; i++) {
+            if ((v[i].kernel == K_AMX && !xgd_cpu_amx()) || (v[i].kernel == K_DOT && !xgd_cpu_avx512bf16())) continue;
             void *w = make_weight(v[i].dt, N * K, &rng);
             xgd_wmat W = {w, v[i].dt, N, K, v[i].layout};
-            xgd_ops_set_fast_bf16(v[i].fast);
-            double t = time_linear(y, x, M, &W, b, reps), gf = 2.0 * M * N * K / t * 1e-9;
-            printf("%-24s %6lld %6lld %6lld %10.2f %9.1f %6.0f%%\n", v[i].name, (long long)M, (long long)K, (long long)N,
-                   t * 1e3, gf, 100.0 * gf / v[i].peak);
+            double t = time_linear(v[i].kernel, y, x, M, &W, b, reps), gf = 2.0 * M * N * K / t * 1e-9;
+            if (i == 0) base = gf;
+            printf("%-24s %6lld %6lld %6lld %10.2f %9.1f %8.2fx\n", v[i].name, (long long)M, (long long)K, (long long)N,
+                   t * 1e3, gf, gf / base);
             free(w);
         }
-        xgd_ops_set_fast_bf16(0);
         free(x); free(y); free(b);
     }
     const int64_t dec[4][3] = {{1, 2048, 8192}, {1, 8192, 2048}, {4, 2048, 8192}, {8, 2048, 8192}};
@@ -86,7 +99,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 4; i++) {
             void *w = make_weight(v[i].dt, N * K, &rng);
             xgd_wmat W = {w, v[i].dt, N, K, v[i].layout};
-            double t = time_linear(y, x, M, &W, NULL, reps * 3);
+            double t = time_linear(K_LINEAR, y, x, M, &W, NULL, reps * 3);
             printf("%-24s %6lld %6lld %6lld %10.3f %9.1f %9.1f\n", v[i].name, (long long)M, (long long)K, (long long)N,
                    t * 1e3, (double)(N * K) * xgd_dtype_size(v[i].dt) / t * 1e-9, 2.0 * M * N * K / t * 1e-9);
             free(w);

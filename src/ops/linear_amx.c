@@ -6,12 +6,12 @@
  * Operands (tiles are 16 rows of 64 bytes):
  *   xb (Mp, ldx) bf16: x rounded to nearest even, zero padded to Mp = M rounded up to 32 rows and
  *      K rounded up to 32 columns; a 16x32 block of it is an A tile as it lies.
- *   P  one panel of nb outputs (64; 64-256 for the axpy form, see amx_panels) packed per call into the VNNI pair layout TDPBF16PS wants:
- *      P[t][p][c] = (A(o,2p), A(o,2p+1)) as one 32-bit word, o = o0 + 16t + c, zero past the ends;
- *      16 consecutive pairs p of one t are a B tile (1 KB, contiguous).
+ *   P  one panel of nb = 64..256 outputs (see amx_panels) packed per call into the VNNI pair
+ *      layout TDPBF16PS wants: P[t][p][c] = (A(o,2p), A(o,2p+1)) as one 32-bit word,
+ *      o = o0 + 16t + c, zero past the ends; 16 consecutive pairs p of one t are a B tile (1 KB).
  * Packing per call costs one read of the weight and a write into a thread-local buffer of
- * K*nb*2 bytes (dot form: 1 MB at K = 8192, stays in L2), so the weights are never duplicated in
- * memory; at M >= 64 the pack is a small fraction of the time (bench/ops/bench_linear).
+ * K*nb*2 bytes (at most 1 MB, or 64 outputs at very large K: it stays in L2), so the weights are
+ * never duplicated in memory; at M >= 64 the pack is a small fraction of the time.
  * Each 32x32 block of y keeps four accumulator tiles across the whole K loop (2 A x 2 B tiles
  * per step). Threads take whole panels (OpenMP). */
 #include "ops/linear_internal.h"
@@ -30,7 +30,7 @@
 #endif
 
 #define AMXK __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16")))
-enum { NB_DOT = 64, NB_AXPY_MAX = 256, MB = 32, TKB = 32 /* bf16 values of K per tile row */ };
+enum { NB_MIN = 64, NB_MAX = 256, MB = 32, TKB = 32 /* bf16 values of K per tile row */ };
 
 static int g_amx = -1;
 
@@ -137,7 +137,7 @@ AMXK static void pack_dot(uint32_t *P, const uint16_t *A, int64_t n_out, int64_t
  * one page or more: visiting them once per tile instead made this pack 4x slower). */
 AMXK static void pack_axpy(uint32_t *P, const uint16_t *A, int64_t n_out, int64_t K, int64_t Kp, int64_t o0, int nb) {
     const int64_t np = Kp / 2;
-    __mmask16 mk[NB_AXPY_MAX / 16];
+    __mmask16 mk[NB_MAX / 16];
     for (int t = 0; t < nb / 16; t++) {
         const int64_t left = n_out - (o0 + 16 * t);
         mk[t] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
@@ -199,14 +199,15 @@ AMXK static void block32(float *y, int64_t ldy, int64_t M, int64_t n_out, float 
 
 AMXK static void amx_panels(float *y, int64_t M, const uint16_t *A, int64_t n_out, int64_t K, int dotform,
                             float beta, const uint16_t *xb, int64_t ldx, int64_t Kp, int64_t Mp, int nt) {
-    /* Axpy-form panels are wide: each weight row of the panel lies in its own page(s), so the
-     * pack's cost is about one TLB walk per row and panel; 64 outputs made it 3-5x slower than
-     * the dot-form pack. Up to 256, but at least two panels per thread. */
-    int nb = NB_DOT;
-    if (!dotform) {
-        int64_t w = n_out / (2 * nt) / 32 * 32;
-        nb = w > NB_AXPY_MAX ? NB_AXPY_MAX : w < NB_DOT ? NB_DOT : (int)w;
-    }
+    /* Panel width nb (outputs): wide panels divide the re-reads of xb (M*K*2 bytes per panel,
+     * from L2/L3) and, in the axpy form, the TLB walks of the pack (each weight row of a panel
+     * lies in its own page). Capped at 256, at a 1 MB panel (K*nb*2 bytes, stays in L2) and at
+     * two panels per thread; at least 64. Measured at K=768, N=3072: 64-wide axpy panels made
+     * the pack 3-5x slower than the dot form's. */
+    int64_t w = n_out / (2 * nt);
+    if (w > ((int64_t)1 << 20) / (2 * Kp)) w = ((int64_t)1 << 20) / (2 * Kp);
+    w = w / 32 * 32;
+    const int nb = w > NB_MAX ? NB_MAX : w < NB_MIN ? NB_MIN : (int)w;
     const int64_t npanel = (n_out + nb - 1) / nb;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {

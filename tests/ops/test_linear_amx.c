@@ -1,6 +1,6 @@
 /* The AMX bf16 GEMM (src/ops/linear_amx.c) against a double-precision reference of bf16(x)·W,
  * both weight layouts, beta 0 and 1, on shapes that hit every edge: M = 1..3 and M, N, K off the
- * 16/32 tile and 64-output panel sizes, K odd, K = 1, large K (4099 = 128 tile steps + 3).
+ * 16/32 tile and 64..256-output panel sizes, K odd, K = 1, large K (4099 = 128 tile steps + 3).
  * Products of bf16 values are exact in f32, so only the f32 sums differ from the reference:
  *     |y - ref| <= 1e-5 · Σ_k |x_k·w_k| + 1e-6   for every output.
  * Also through xgd_linear in fast mode (the dispatcher's AMX branch) and against the exact mode
@@ -58,6 +58,7 @@ static void test_shapes(void) {
         {1, 1, 1},   {1, 16, 32},  {2, 45, 70},    {3, 64, 64},    {3, 130, 31},  {5, 7, 33},
         {16, 32, 32}, {17, 65, 97}, {31, 100, 200}, {32, 128, 256}, {33, 47, 1},  {40, 96, 63},
         {64, 200, 768}, {70, 33, 129}, {100, 257, 513}, {9, 40, 4099}, {48, 64, 4099},
+        {20, 700, 100}, {3, 1100, 40},   /* wider panels (160, 256 outputs) with a partial last one */
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int layout = 0; layout < 2; layout++)
