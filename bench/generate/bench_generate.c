@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
     }
     fclose(f);
     P = n;
-    xgd_gen_opts o = {.N = N, .max_tokens = M, .sp = {0.9f, 0.8f, -1, 0}, .seed = 1, .group = group > 0 ? group : N >= 100 ? 1 : 100 / N};
+    xgd_gen_opts o = {.N = N, .max_tokens = M, .sp = {0.9f, 0.8f, -1, 0}, .seed = 1, .group = group > 0 ? group : xgd_gen_group(m, N, M)};
     int32_t *out_ids = xgd_malloc(sizeof(int32_t) * (size_t)o.group * N * M);
     int *out_len = xgd_malloc(sizeof(int) * (size_t)o.group * N);
     xgd_gen_out out = {out_ids, out_len};

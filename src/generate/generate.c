@@ -1,5 +1,6 @@
 #include "generate/generate.h"
 #include "base/err.h"
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,18 +10,25 @@ static int is_stop(const xgd_gen_opts *o, int32_t id) {
     return 0;
 }
 
-/* Sample one token for each live row of logits (R, V); rows are independent, so threads split them. */
+/* Sample one token for each live row of logits (R, V); rows are independent, so threads split
+ * them, each with its own scratch from work (one per thread, allocated once per group). */
 static void sample_rows(const float *logits, int R, int V, const int *row_of_seq, const xgd_gen_opts *o,
-                        xgd_rng *rngs, const uint8_t *live, int32_t *next) {
-#pragma omp parallel
+                        xgd_rng *rngs, const uint8_t *live, int32_t *next, xgd_sampler_work *work, int nwork) {
+#pragma omp parallel num_threads(nwork)
     {
-        xgd_sampler_work w;
-        xgd_sampler_work_init(&w, V);
+        xgd_sampler_work *w = &work[omp_get_thread_num()];
 #pragma omp for schedule(dynamic, 1)
         for (int r = 0; r < R; r++)
-            if (live[r]) next[r] = xgd_sample(logits + (size_t)row_of_seq[r] * (size_t)V, V, &o->sp, &w, &rngs[r]);
-        xgd_sampler_work_free(&w);
+            if (live[r]) next[r] = xgd_sample(logits + (size_t)row_of_seq[r] * (size_t)V, V, &o->sp, w, &rngs[r]);
     }
+}
+
+int xgd_gen_group(const xgd_model *m, int N, int max_tokens) {
+    const xgd_hparams *hp = &m->hp;
+    double row_bytes = 4.0 * 2 * hp->n_layer * (double)hp->n_kv * hp->head_dim * (128 + (max_tokens > 0 ? max_tokens : 0));
+    int rows = 200;
+    while (rows > N && rows * row_bytes > 4e9) rows /= 2;
+    return N >= rows ? 1 : rows / N;
 }
 
 int xgd_generate_group(const xgd_model *m, const int32_t *const *prompts, const int *lens, int G, int64_t index0,
@@ -48,6 +56,9 @@ int xgd_generate_group(const xgd_model *m, const int32_t *const *prompts, const 
     int *row = xgd_malloc(sizeof(int) * (size_t)R);
     uint8_t *live = xgd_malloc((size_t)R);
     xgd_rng *rngs = xgd_malloc(sizeof(xgd_rng) * (size_t)R);
+    int nwork = omp_get_max_threads() < R ? omp_get_max_threads() : R;
+    xgd_sampler_work *work = xgd_malloc(sizeof(xgd_sampler_work) * (size_t)nwork);
+    for (int i = 0; i < nwork; i++) xgd_sampler_work_init(&work[i], V);
     if (rc != 0) goto done;
     /* every sample of prompt g starts from the prompt's last-position logits (row g) */
     for (int r = 0; r < R; r++) {
@@ -57,7 +68,7 @@ int xgd_generate_group(const xgd_model *m, const int32_t *const *prompts, const 
         xgd_rng_init(&rngs[r], o->seed, (uint64_t)(index0 * N + r));
     }
     if (o->max_tokens <= 0) goto done;
-    sample_rows(logits, R, V, row, o, rngs, live, next);
+    sample_rows(logits, R, V, row, o, rngs, live, next, work, nwork);
     s = xgd_state_new(m, R, Tmax);
     for (int r = 0; r < R; r++) xgd_state_copy_from(s, r, pre, r / N);
     s->past = pre->past;
@@ -76,11 +87,12 @@ int xgd_generate_group(const xgd_model *m, const int32_t *const *prompts, const 
         for (int r = 0; r < R; r++) if (!live[r]) next[r] = 0;
         xgd_fwd d = {.ids = next, .T = 1, .logits = logits, .hooks = o->hooks};
         if ((rc = xgd_forward(s, &d)) != 0) break;
-        sample_rows(logits, R, V, row, o, rngs, live, next);
+        sample_rows(logits, R, V, row, o, rngs, live, next, work, nwork);
     }
 done:
     xgd_state_free(pre);
     xgd_state_free(s);
-    free(ids); free(mask); free(logits); free(next); free(row); free(live); free(rngs);
+    for (int i = 0; i < nwork; i++) xgd_sampler_work_free(&work[i]);
+    free(ids); free(mask); free(logits); free(next); free(row); free(live); free(rngs); free(work);
     return rc;
 }

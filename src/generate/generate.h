@@ -16,7 +16,7 @@ typedef struct {
     uint64_t seed;
     const int32_t *stop_ids;/* generation stops at any of these (not part of the output) */
     int n_stop;
-    int group;              /* prompts decoded together (0: choose from N) */
+    int group;              /* prompts decoded together (0: xgd_gen_group) */
     const xgd_hooks *hooks; /* interventions, applied at every forward (prefill and decode) */
 } xgd_gen_opts;
 
@@ -26,6 +26,12 @@ typedef struct {
     int32_t *ids;
     int *len;
 } xgd_gen_out;
+
+/* The default group: prompts whose N samples decode together. About 200 rows per decode step: the
+ * weights are streamed (and repacked by sgemm) once per step, so fewer, larger steps cost less per
+ * token (measured on the GPT-2-124M shape: 8 prompts x 25 samples used 20-25% less CPU time than 4),
+ * capped so the KV cache stays within ~4 GB at prompts of up to 128 tokens. */
+int xgd_gen_group(const xgd_model *m, int N, int max_tokens);
 
 /* Generate for prompts[first .. first+G): prompts[i] has lens[i] ids. index0 is the global index
  * of prompts[0] (for the RNG streams). out must hold G*N*max_tokens ids and G*N lengths. */

@@ -36,7 +36,9 @@ int xgd_generate_file(const xgd_gen_file_opts *c, const char *pf, const char *ou
     if (rc != 0) { P.n = all; xgd_prompts_free(&P); return -1; }
     int64_t start = gf.done;
     if (start > 0) xgd_info("%s: resuming after %lld complete prompts", out_path, (long long)start);
-    int N = c->o.N, M = c->o.max_tokens, G = c->o.group;
+    xgd_gen_opts o = c->o;
+    if (o.group <= 0) o.group = xgd_gen_group(c->m, o.N, o.max_tokens);
+    int N = o.N, M = o.max_tokens, G = o.group;
     xgd_encoding *enc = xgd_calloc((size_t)G, sizeof(xgd_encoding));
     const int32_t **ids = xgd_calloc((size_t)G, sizeof(int32_t *));
     int *lens = xgd_calloc((size_t)G, sizeof(int));
@@ -53,7 +55,7 @@ int xgd_generate_file(const xgd_gen_file_opts *c, const char *pf, const char *ou
             ids[i] = enc[i].ids;
             lens[i] = (int)enc[i].n;
         }
-        if (rc == 0 && (rc = xgd_generate_group(c->m, ids, lens, g, p0, &c->o, &go)) != 0)
+        if (rc == 0 && (rc = xgd_generate_group(c->m, ids, lens, g, p0, &o, &go)) != 0)
             xgd_err_context("%s: prompts %lld-%lld", pf, (long long)p0, (long long)(p0 + g - 1));
         for (int i = 0; i < g && rc == 0; i++) {
             for (int k = 0; k < N && rc == 0; k++) {

@@ -1,12 +1,20 @@
 #include "generate/sampler.h"
 #include "base/err.h"
+#include "ops/ops_internal.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* top-p bins (see nucleus_find): the top 16 bits of an f32 exponential in [0, 1] */
+#define NUC_SHIFT 16
+#define NUC_TOP (0x3F800000u >> NUC_SHIFT)   /* the bin of 1.0f, the max's exponential */
 
 void xgd_sampler_work_init(xgd_sampler_work *w, int V) {
     w->p = xgd_malloc(sizeof(float) * (size_t)V);
     w->e = xgd_malloc(sizeof(float) * (size_t)V);
     w->idx = xgd_malloc(sizeof(int32_t) * (size_t)V);
+    w->hist = xgd_calloc(NUC_TOP + 1, sizeof(double));
+    w->hist_lo = NUC_TOP;
     w->V = V;
 }
 
@@ -14,8 +22,10 @@ void xgd_sampler_work_free(xgd_sampler_work *w) {
     free(w->p);
     free(w->e);
     free(w->idx);
+    free(w->hist);
     w->p = w->e = NULL;
     w->idx = NULL;
+    w->hist = NULL;
 }
 
 static int32_t argmax(const float *x, int V) {
@@ -56,29 +66,101 @@ static void top_c(int32_t *idx, int n, int c, const float *v) {
     qsort_r(idx, (size_t)(c < n ? c : n), sizeof(int32_t), cmp_desc, (void *)v);
 }
 
-/* Reorder idx[0..n) so that its first k entries are the shortest prefix of the order above whose
- * probability mass exp(s - mx)/z reaches p, and return k (quickselect on mass: expected O(n), no
- * sort). e[v] = exp(s[v] - max), z their sum. The prefix is what top-p keeps: token j stays iff
- * the mass strictly before it is < p. */
-static int top_mass(int32_t *idx, int n, const float *s, const float *e, double z, double p) {
-    int lo = 0, hi = n;          /* invariant: k lies in (lo, hi]; mass of idx[0..lo) is acc < p */
-    double acc = 0;
-    while (hi - lo > 1) {
-        int32_t piv = idx[lo + (hi - lo) / 2];
-        int i = lo;
-        for (int j = lo; j < hi; j++)
-            if (before(s, idx[j], piv)) { int32_t t = idx[i]; idx[i] = idx[j]; idx[j] = t; i++; }
-        for (int j = i; j < hi; j++)   /* the pivot right after the elements before it */
-            if (idx[j] == piv) { idx[j] = idx[i]; idx[i] = piv; break; }
-        double left = 0;
-        for (int j = lo; j < i; j++) left += e[idx[j]];
-        left /= z;
-        if (acc + left >= p) { hi = i; continue; }
-        acc += left + e[piv] / z;
-        if (acc >= p) return i + 1;
-        lo = i + 1;
+/* ---- top-p alone (the study's setting): the nucleus from a histogram of the probabilities ----
+ * Random and weakly trained models have flat distributions whose nucleus holds tens of thousands
+ * of tokens; ordering them (quickselect by mass, then a walk) was a fifth of a decode step. Here
+ * the exponentials e = exp(s - max) (probabilities times z), all in [0, 1], are binned by their top bits (exponent and 7 mantissa bits:
+ * a bin is 1/128 of an octave), so the bins are in the tokens' order. A walk down the bins'
+ * masses finds the one bin where the cumulative mass crosses p; only that bin's tokens are
+ * sorted. The draw finds its bin the same way and sorts only that one. The result is the
+ * definition in sampler.h, summed in double in another order than a full sort would (a
+ * rounding-level difference at the boundary). */
+
+static inline uint32_t bin_of(float e) {
+    uint32_t u;
+    memcpy(&u, &e, sizeof u);
+    u >>= NUC_SHIFT;
+    return u < NUC_TOP ? u : NUC_TOP;   /* a NaN (from a NaN logit) must not index past the bins */
+}
+
+/* The tokens of bin b, in the order of sampler.h, into idx; returns how many. */
+static int bin_sorted(const float *e, int V, uint32_t b, int32_t *idx) {
+    int n = 0;
+    for (int v = 0; v < V; v++)
+        if (bin_of(e[v]) == b) idx[n++] = v;
+    qsort_r(idx, (size_t)n, sizeof(int32_t), cmp_desc, (void *)e);
+    return n;
+}
+
+typedef struct {
+    double zz;      /* mass of the nucleus (sum of its e) */
+    uint32_t cut;   /* bins above cut are kept whole */
+    int kcut;       /* of cut's tokens, sorted in w->idx[0..), the first kcut are kept */
+} nucleus;
+
+/* Exponentials exp(logits / t - max) into w->e (f32, as vLLM's softmax; the probabilities are
+ * e / z), their bin masses into w->hist, and the nucleus of top-p. */
+static void nucleus_find(const float *logits, int V, const xgd_sampling *sp, xgd_sampler_work *w, nucleus *nu) {
+    const float t = sp->temperature;
+    float *e = w->e;
+    double *h = w->hist;
+    float *sc = w->p;
+#pragma omp simd
+    for (int v = 0; v < V; v++) sc[v] = logits[v] / t;
+    /* exp(s - max): vectorised and without threads (rows are already spread over them) */
+    xgd_exp_sum(e, sc, V, xgd_max_f32(sc, V));
+    /* bins [hist_lo, NUC_TOP] may hold the previous row's masses: zero just those (a small
+     * vocabulary would otherwise pay for all 16k bins) */
+    memset(h + w->hist_lo, 0, sizeof(double) * (NUC_TOP + 1 - w->hist_lo));
+    double z = 0;
+    uint32_t lo = NUC_TOP;
+    for (int v = 0; v < V; v++) {
+        uint32_t bv = bin_of(e[v]);
+        z += e[v];
+        h[bv] += e[v];
+        lo = bv < lo ? bv : lo;
     }
-    return hi;
+    w->hist_lo = lo;
+    /* keep token j iff the mass strictly before it is < p: every bin above the crossing bin,
+     * then the crossing bin's tokens in order while the mass before them is < p */
+    uint32_t b = NUC_TOP;
+    while (b > lo && h[b] == 0) b--;       /* the bin of the most likely token */
+    while (lo < b && h[lo] == 0) lo++;     /* the lowest bin with mass: the walk stops there */
+    double thr = (double)sp->top_p * z, acc = 0;
+    for (; b > lo && acc + h[b] < thr; b--) acc += h[b];
+    int n = bin_sorted(e, V, b, w->idx), k = 0;   /* n >= 1: b has mass (see the walk) */
+    for (; k < n && (acc < thr || k == 0); k++) acc += e[w->idx[k]];   /* the largest always stays */
+    nu->cut = b;
+    nu->kcut = k;
+    nu->zz = acc;
+}
+
+/* Inversion of u in [0, 1) over the nucleus in the order of sampler.h, bins first. */
+static int32_t nucleus_draw(const nucleus *nu, xgd_sampler_work *w, int V, double u) {
+    const double target = u * nu->zz;
+    const double *h = w->hist;
+    double acc = 0;
+    int32_t *idx = w->idx + nu->kcut;   /* after the cut bin's kept tokens: bins are disjoint */
+    for (uint32_t b = NUC_TOP; b > nu->cut; b--) {
+        if (acc + h[b] <= target) { acc += h[b]; continue; }
+        int n = bin_sorted(w->e, V, b, idx);
+        for (int i = 0; i < n; i++)
+            if (target < (acc += w->e[idx[i]])) return idx[i];
+        return idx[n - 1];   /* rounding: the tokens summed to slightly less than the bin */
+    }
+    for (int i = 0; i < nu->kcut; i++)
+        if (target < (acc += w->e[w->idx[i]])) return w->idx[i];
+    return w->idx[nu->kcut - 1];   /* rounding: u*zz reached zz */
+}
+
+/* The nucleus as probabilities: p/zz for the kept tokens, 0 for the rest. */
+static void nucleus_probs(const nucleus *nu, const xgd_sampler_work *w, int V, float *probs) {
+    for (int v = 0; v < V; v++) probs[v] = bin_of(w->e[v]) > nu->cut ? (float)(w->e[v] / nu->zz) : 0.0f;
+    for (int i = 0; i < nu->kcut; i++) probs[w->idx[i]] = (float)(w->e[w->idx[i]] / nu->zz);
+}
+
+static int top_p_only(const xgd_sampling *sp, int V) {
+    return !(sp->top_k > 0 && sp->top_k < V) && sp->top_p < 1.0f && sp->min_p <= 0.0f;
 }
 
 /* Candidates examined before falling back to a full sort: the top-p set of a language model at
@@ -92,20 +174,6 @@ static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sample
     float *s = w->p;
     for (int v = 0; v < V; v++) { s[v] = logits[v] / t; w->idx[v] = v; }
     int use_k = sp->top_k > 0 && sp->top_k < V;
-    if (!use_k && sp->top_p < 1.0f && sp->min_p <= 0.0f) {
-        /* top-p alone (the study's setting): one quickselect on probability mass over the
-         * vocabulary finds the nucleus; the draw walks it in that (deterministic) order */
-        float mx = s[0];
-        for (int v = 1; v < V; v++) if (s[v] > mx) mx = s[v];
-        double z = 0;
-        for (int v = 0; v < V; v++) { w->e[v] = expf(s[v] - mx); z += w->e[v]; }
-        int keep = top_mass(w->idx, V, s, w->e, z, (double)sp->top_p);
-        double zz = 0;
-        for (int i = 0; i < keep; i++) zz += w->e[w->idx[i]];
-        for (int v = 0; v < V; v++) s[v] = 0.0f;
-        for (int i = 0; i < keep; i++) s[w->idx[i]] = (float)(w->e[w->idx[i]] / zz);
-        return keep;
-    }
     int c = V < SAMPLER_CANDIDATES ? V : SAMPLER_CANDIDATES;
     if (use_k && sp->top_k >= c) c = V;   /* k beyond the candidates: sort everything */
     for (int pass = 0; pass < 2; pass++) {
@@ -137,12 +205,8 @@ static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sample
                 mass += pj;
                 keep++;
             }
-            if (keep == c && c < n) {
-                if (use_k || sp->min_p > 0.0f) { c = V; continue; }
-                /* the nucleus is larger than the sorted candidates (a flat distribution): find it
-                 * by mass instead of sorting the whole vocabulary */
-                keep = top_mass(w->idx, n, s, e, z, (double)sp->top_p);
-            }
+            /* (top-p alone never comes here: nucleus() serves it) */
+            if (keep == c && c < n) { c = V; continue; }
         }
         /* with neither top-p nor min-p every token survives; the draw walks idx in the
          * (deterministic) order quickselect left it, so no full sort is needed */
@@ -162,12 +226,23 @@ void xgd_sampling_probs(const float *logits, int V, const xgd_sampling *sp, xgd_
         probs[argmax(logits, V)] = 1.0f;
         return;
     }
+    if (top_p_only(sp, V)) {
+        nucleus nu;
+        nucleus_find(logits, V, sp, w, &nu);
+        nucleus_probs(&nu, w, V, probs);
+        return;
+    }
     filter(logits, V, sp, w);
     for (int v = 0; v < V; v++) probs[v] = w->p[v];
 }
 
 int32_t xgd_sample(const float *logits, int V, const xgd_sampling *sp, xgd_sampler_work *w, xgd_rng *rng) {
     if (sp->temperature < 1e-5f) return argmax(logits, V);
+    if (top_p_only(sp, V)) {
+        nucleus nu;
+        nucleus_find(logits, V, sp, w, &nu);
+        return nucleus_draw(&nu, w, V, xgd_rng_uniform_d(rng));
+    }
     int n = filter(logits, V, sp, w);
     double u = xgd_rng_uniform_d(rng), c = 0;
     for (int i = 0; i < n; i++) {

@@ -8,7 +8,9 @@
  *          ordered by token id (lower id first), a deterministic choice where torch's sort is not.
  *   min-p: drop tokens with probability < min_p * max probability.
  * The draw is categorical over the renormalised probabilities, by inversion of one uniform from
- * the sample's own Philox stream (vLLM's exponential race has the same distribution). */
+ * the sample's own Philox stream (vLLM's exponential race has the same distribution); with top-p
+ * alone the inversion walks the nucleus in the order above, so a draw depends only on the logits
+ * and the uniform, not on how the sampler finds the nucleus. */
 #ifndef XGD_GENERATE_SAMPLER_H
 #define XGD_GENERATE_SAMPLER_H
 #include <stdint.h>
@@ -22,7 +24,7 @@ typedef struct {
 } xgd_sampling;
 
 /* Scratch for one row of V logits; reuse it across calls. */
-typedef struct { float *p, *e; int32_t *idx; int V; } xgd_sampler_work;
+typedef struct { float *p, *e; int32_t *idx; double *hist; uint32_t hist_lo; int V; } xgd_sampler_work;
 void xgd_sampler_work_init(xgd_sampler_work *w, int V);
 void xgd_sampler_work_free(xgd_sampler_work *w);
 

@@ -3,6 +3,9 @@
 #include "test.h"
 #include "base/err.h"
 #include "generate/sampler.h"
+#include "ops/ops_internal.h"
+#include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 
 static void probs(const float *logits, int V, xgd_sampling sp, float *out) {
@@ -62,6 +65,11 @@ static void test_exact(void) {
     xgd_rng_init(&r, 1, 0);
     xgd_sampling g = {0.0f, 0.8f, -1, 0};
     CHECK(xgd_sample(tie, 4, &g, &w, &r) == 1);
+    /* a NaN logit (a broken model) gives some token id, never a crash */
+    float nan_lg[4] = {1, NAN, 3, 2};
+    g.temperature = 1.0f;
+    int32_t got = xgd_sample(nan_lg, 4, &g, &w, &r);
+    CHECK(got >= 0 && got < 4);
     xgd_sampler_work_free(&w);
 }
 
@@ -120,8 +128,67 @@ static void test_chi_square(void) {
     CHECK_MSG(chi < 86.0, "chi-square %.1f with %d degrees of freedom", chi, df);
 }
 
+/* Top-p alone (the study's setting, served by the histogram of nucleus_find) against a full sort:
+ * normal logits at several spreads, many exact ties (rounded logits), a tiny p (only the largest
+ * stays) and p near 1. The kept set must be exactly the sorted prefix whose mass before each
+ * token is < p, the probabilities e/zz within 1e-6, and every draw the inversion of the same
+ * uniform in descending-probability, ascending-id order. */
+static const float *g_e;
+static int by_prob(const void *a, const void *b) {
+    int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
+    return g_e[i] != g_e[j] ? (g_e[i] > g_e[j] ? -1 : 1) : (i > j) - (i < j);
+}
+
+static void test_top_p_sorted(int V, int trials) {
+    float *lg = xgd_malloc(sizeof(float) * (size_t)V), *e = xgd_malloc(sizeof(float) * (size_t)V);
+    float *out = xgd_malloc(sizeof(float) * (size_t)V);
+    int32_t *idx = xgd_malloc(sizeof(int32_t) * (size_t)V);
+    xgd_sampler_work w;
+    xgd_sampler_work_init(&w, V);
+    xgd_rng r;
+    xgd_rng_init(&r, 7, (uint64_t)V);
+    int bad_set = 0, bad_draw = 0;
+    double worst = 0;
+    for (int trial = 0; trial < trials; trial++) {
+        xgd_sampling sp = {0.9f, trial % 5 == 4 ? 1e-9f : trial % 7 == 3 ? 0.999f : 0.8f, -1, 0};
+        float sd = trial % 3 == 0 ? 3.0f : trial % 3 == 1 ? 0.3f : 0.02f;
+        for (int i = 0; i < V; i++) {
+            lg[i] = sd * xgd_rng_normal(&r);
+            if (trial % 4 == 1) lg[i] = roundf(lg[i] * 4.0f);   /* many exact ties */
+        }
+        /* the reference: exponentials as the sampler computes them, a full sort, a walk */
+        for (int i = 0; i < V; i++) { e[i] = lg[i] / sp.temperature; idx[i] = i; }
+        xgd_exp_sum(e, e, V, xgd_max_f32(e, V));
+        g_e = e;
+        qsort(idx, (size_t)V, sizeof(int32_t), by_prob);
+        double z = 0, zz = 0;
+        for (int i = 0; i < V; i++) z += e[i];
+        int k = 0;
+        for (; k < V && (zz < (double)sp.top_p * z || k == 0); k++) zz += e[idx[k]];
+        xgd_sampling_probs(lg, V, &sp, &w, out);
+        int kept = 0;
+        for (int i = 0; i < V; i++) kept += out[i] > 0;
+        for (int i = 0; i < k; i++) worst = fmax(worst, fabs(out[idx[i]] - e[idx[i]] / zz));
+        bad_set += kept != k;
+        xgd_rng ahead = r;
+        double u = xgd_rng_uniform_d(&ahead) * zz, c = 0;
+        int32_t want = idx[k - 1];
+        for (int i = 0; i < k; i++)
+            if (u < (c += e[idx[i]])) { want = idx[i]; break; }
+        bad_draw += xgd_sample(lg, V, &sp, &w, &r) != want;
+    }
+    CHECK_MSG(bad_set == 0, "V=%d: %d kept sets differ from the sorted prefix", V, bad_set);
+    CHECK_MSG(worst < 1e-6, "V=%d: probabilities off by %g", V, worst);
+    CHECK_MSG(bad_draw == 0, "V=%d: %d draws differ from the sorted inversion", V, bad_draw);
+    xgd_sampler_work_free(&w);
+    free(lg); free(e); free(out); free(idx);
+}
+
 int main(void) {
     test_exact();
+    test_top_p_sorted(101, 300);
+    test_top_p_sorted(3000, 100);
+    test_top_p_sorted(50257, 12);
     test_fallback();
     test_chi_square();
     return test_done("sampler");
