@@ -86,9 +86,10 @@ static int step_dpo(runner *r, char *tuned, size_t nt) {
     xgd_inputs_add(&in, xgd_json_str(d, "data_dir", NULL));
     xgd_inputs_local(&in, r->base);
     const char *const *cmd = (const char *const *)a.v;
-    xgd_step st = {"dpo", dir, &cmd, 1, in.v, xgd_json_int(d, "seed", 0), 1};
+    xgd_step st = {"dpo", dir, &cmd, 1, (const char *const *)in.v, xgd_json_int(d, "seed", 0), 1};
     int rc = xgd_step_run(&r->st, &st);
     xgd_argv_free(&a);
+    xgd_inputs_free(&in);
     if (rc != 0 || !lora) return rc;
     xgd_argv m = {{0}, 0};
     xgd_argv_add(&m, "merge");
@@ -140,9 +141,10 @@ static int step_eval(runner *r, const char *tag, const char *model, const char *
     xgd_inputs_local(&in, model);
     const char *const *cmd = (const char *const *)a.v;
     snprintf(name, sizeof name, "generate %s", tag);
-    xgd_step st = {name, gdir, &cmd, 1, in.v, seed, 1};
+    xgd_step st = {name, gdir, &cmd, 1, (const char *const *)in.v, seed, 1};
     int rc = xgd_step_run(&r->st, &st);
     xgd_argv_free(&a);
+    xgd_inputs_free(&in);
     free(list);
     if (rc) return rc;
     /* score: one command per generation file, in one resumable step */
@@ -163,8 +165,9 @@ static int step_eval(runner *r, const char *tag, const char *model, const char *
     xgd_inputs_local(&si, xgd_json_str(sc, "lexicon", NULL));
     xgd_inputs_local(&si, xgd_json_str(sc, "model", NULL));
     snprintf(name, sizeof name, "score %s", tag);
-    xgd_step ss = {name, sdir, cmds, r->nf, si.v, -1, 1};
+    xgd_step ss = {name, sdir, cmds, r->nf, (const char *const *)si.v, -1, 1};
     rc = xgd_step_run(&r->st, &ss);
+    xgd_inputs_free(&si);
     for (int i = 0; i < r->nf; i++) xgd_argv_free(&sa[i]);
     free(sa);
     free(cmds);

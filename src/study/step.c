@@ -4,6 +4,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "interp/report.h"
+#include "io/checkpoint.h"
 #include <cblas.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -156,19 +157,30 @@ void xgd_argv_free(xgd_argv *a) {
 }
 
 void xgd_inputs_add(xgd_inputs *in, const char *p) {
-    if (p && in->n < 15) in->v[in->n++] = p;
+    if (p && in->n < 15) in->v[in->n++] = xgd_strdup(p);
     in->v[in->n] = NULL;
 }
 
 void xgd_inputs_local(xgd_inputs *in, const char *p) {
-    if (p && (xgd_is_dir(p) || xgd_is_file(p))) xgd_inputs_add(in, p);
+    if (!p) return;
+    if (xgd_is_dir(p) || xgd_is_file(p)) { xgd_inputs_add(in, p); return; }
+    char *snap = strchr(p, '/') ? xgd_resolve_model(p) : NULL;   /* "org/name": the cached snapshot */
+    if (snap) xgd_inputs_add(in, snap);
+    free(snap);
+}
+
+void xgd_inputs_free(xgd_inputs *in) {
+    for (int i = 0; i < in->n; i++) free(in->v[i]);
+    in->n = 0;
+    in->v[0] = NULL;
 }
 
 int xgd_step_cmd(xgd_steps *s, const char *name, const char *dir, xgd_argv *a, xgd_inputs *in, long long seed) {
     const char *const *cmd = (const char *const *)a->v;
-    xgd_step st = {name, dir, &cmd, 1, in->v, seed, 0};
+    xgd_step st = {name, dir, &cmd, 1, (const char *const *)in->v, seed, 0};
     int rc = xgd_step_run(s, &st);
     xgd_argv_free(a);
+    xgd_inputs_free(in);
     return rc;
 }
 

@@ -41,13 +41,15 @@ void xgd_argv_keys(xgd_argv *a, const json_t *o, const char *keys);
 long long xgd_argv_seed(xgd_argv *a, const json_t *o, const char *key, long long def);
 void xgd_argv_free(xgd_argv *a);
 
-/* A step's inputs: produced files always count (missing = not made yet); a model or tokenizer
- * counts only when it is a local path (a hub id is resolved inside the command). */
-typedef struct { const char *v[16]; int n; } xgd_inputs;
+/* A step's inputs (owned copies, NULL-terminated): produced files always count (missing = not
+ * made yet); a model or tokenizer counts when it is a local path or a hub id found in the local
+ * Hugging Face cache (its snapshot folder: another revision is another input). */
+typedef struct { char *v[16]; int n; } xgd_inputs;
 void xgd_inputs_add(xgd_inputs *in, const char *path);
-void xgd_inputs_local(xgd_inputs *in, const char *path);
+void xgd_inputs_local(xgd_inputs *in, const char *model_or_path);
+void xgd_inputs_free(xgd_inputs *in);
 
-/* A one-command step (not resumable): xgd_step_run, then the command is freed. */
+/* A one-command step (not resumable): xgd_step_run, then the command and inputs are freed. */
 int xgd_step_cmd(xgd_steps *s, const char *name, const char *dir, xgd_argv *cmd, xgd_inputs *in, long long seed);
 
 /* Decide, run (unless dry) and record a step. 0, or -1 with a message naming the step. */

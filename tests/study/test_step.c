@@ -66,6 +66,25 @@ int main(void) {
     free(missing);
     free(pa);
 
+    /* inputs: a hub id counts as its snapshot folder in the local cache; an unknown id not at all */
+    char hub[4200], snap[4400], cmd[16000];
+    snprintf(hub, sizeof hub, "%s/hub", dir);
+    snprintf(snap, sizeof snap, "%s/models--org--tiny/snapshots/0123456789abcdef0123456789abcdef01234567", hub);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' '%s/models--org--tiny/refs' && printf 0123456789abcdef0123456789abcdef01234567 > '%s/models--org--tiny/refs/main'",
+             snap, hub, hub);
+    CHECK(system(cmd) == 0);
+    write(snap, "config.json", "{}");
+    setenv("HF_HUB_CACHE", hub, 1);
+    xgd_inputs in = {{0}, 0};
+    xgd_inputs_local(&in, "org/tiny");
+    xgd_inputs_local(&in, "org/absent");
+    xgd_inputs_local(&in, dir);
+    CHECK(in.n == 2);
+    CHECK_STR(in.v[0], snap);
+    CHECK_STR(in.v[1], dir);
+    CHECK(in.v[2] == NULL);
+    xgd_inputs_free(&in);
+
     json_t *ver = xgd_versions();
     const char *keys[] = {"xgd", "openblas", "jansson", "libcurl", "pcre2", "utf8proc"};
     for (int i = 0; i < 6; i++) CHECK_MSG(json_string_length(json_object_get(ver, keys[i])) > 0, "version of %s", keys[i]);
