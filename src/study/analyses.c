@@ -24,6 +24,12 @@ static char *list_str(const json_t *v) {
     return s;
 }
 
+/* The end of every analysis command: the study's tokenizer (when it names one) and the output folder. */
+static void study_tail(xgd_argv *a, const xgd_analyses *x, const char *dir) {
+    xgd_argv_keys(a, x->study, "tokenizer");
+    xgd_argv_opt(a, "--output", dir);
+}
+
 static char *outp(const xgd_analyses *x, const char *a, const char *b) {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s/%s%s%s", x->out, a, b ? "/" : "", b ? b : "");
@@ -160,8 +166,7 @@ static int probe(xgd_steps *s, const xgd_analyses *x, char **probe_file) {
     xgd_argv_opt(&a, "--label_column", xgd_json_str(p, "label_column", csv ? "label" : "toxic"));
     xgd_argv_keys(&a, p, "pooling,layer,epochs,batch_size,learning_rate,max_length");
     long long seed = xgd_argv_seed(&a, p, "seed", 99);
-    xgd_argv_keys(&a, x->study, "tokenizer");
-    xgd_argv_opt(&a, "--output", dir);
+    study_tail(&a, x, dir);
     xgd_inputs in = {{0}, 0};
     xgd_inputs_add(&in, train);
     xgd_inputs_add(&in, xgd_json_str(p, "val_fp", NULL));
@@ -202,8 +207,7 @@ static int vectors(xgd_steps *s, const xgd_analyses *x, const char *probe_file, 
         xgd_argv_opt(&a, "--prompts", prompts);
         xgd_argv_keys(&a, v, "steps,max_prompts");
     }
-    xgd_argv_keys(&a, x->study, "tokenizer");
-    xgd_argv_opt(&a, "--output", dir);
+    study_tail(&a, x, dir);
     xgd_inputs in = {{0}, 0};
     xgd_inputs_add(&in, probe_file);
     xgd_inputs_add(&in, prompts);
@@ -265,8 +269,7 @@ static int activations(xgd_steps *s, const xgd_analyses *x, const char *neurons_
     if (pat) xgd_argv_opt(&a, "--prompt_pattern", pat);
     xgd_argv_opt(&a, "--langs", langs);
     xgd_argv_keys(&a, c, "steps,batch,max_prompts");
-    xgd_argv_keys(&a, x->study, "tokenizer");
-    xgd_argv_opt(&a, "--output", dir);
+    study_tail(&a, x, dir);
     xgd_inputs in = {{0}, 0};
     xgd_inputs_add(&in, neurons);
     xgd_inputs_add(&in, pdir);
@@ -289,8 +292,7 @@ static int retrieval(xgd_steps *s, const xgd_analyses *x) {
     xgd_argv_opt(&a, "--model", x->base); xgd_argv_opt(&a, "--aligned_text_dir", atd);
     xgd_argv_opt(&a, "--lang1", xgd_json_str(r, "lang1", "en")); xgd_argv_opt(&a, "--lang2", l2);
     xgd_argv_keys(&a, r, "pattern,pooling,batch,max_sentences");
-    xgd_argv_keys(&a, x->study, "tokenizer");
-    xgd_argv_opt(&a, "--output", dir);
+    study_tail(&a, x, dir);
     xgd_inputs in = {{0}, 0};
     xgd_inputs_add(&in, atd);
     xgd_inputs_local(&in, x->base);
