@@ -2,7 +2,10 @@
  * generate runs them (one prefill per prompt, the samples of a group of prompts decoded as one
  * batch) and (b) one sample at a time (prefill + decode per sample, the naive way). Prompts are
  * token ids read from a file (one line of space-separated ids per prompt). Prints one JSON line.
- *   bench_generate MODEL PROMPTS.txt [--N 25] [--max_tokens 20] [--prompts 50] [--group G] [--batched_only 1] */
+ * The one-by-one side times a subset (--ob_prompts prompts x --ob_samples samples each; tokens/s
+ * is a rate, and the naive way of a ~1B model takes minutes per prompt).
+ *   bench_generate MODEL PROMPTS.txt [--N 25] [--max_tokens 20] [--prompts 50] [--group G]
+ *                  [--ob_prompts 4] [--ob_samples N] [--batched_only 1] */
 #include "base/err.h"
 #include "base/log.h"
 #include "generate/generate.h"
@@ -14,13 +17,15 @@
 int main(int argc, char **argv) {
     xgd_process_env(argv);
     if (argc < 3) { fprintf(stderr, "usage: bench_generate MODEL PROMPTS.txt [--N 25] [--max_tokens 20] [--prompts 50]\n"); return 2; }
-    int N = 25, M = 20, P = 50, group = 0, batched_only = 0;
+    int N = 25, M = 20, P = 50, group = 0, batched_only = 0, ob_prompts = 4, ob_samples = -1;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--N")) N = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--max_tokens")) M = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--prompts")) P = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--group")) group = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batched_only")) batched_only = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--ob_prompts")) ob_prompts = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--ob_samples")) ob_samples = atoi(argv[i + 1]);
     }
     xgd_model *m;
     if (xgd_model_load(&m, argv[1]) != 0) { fprintf(stderr, "bench_generate: %s\n", xgd_errmsg()); return 1; }
@@ -58,16 +63,18 @@ int main(int argc, char **argv) {
     one.N = 1;
     one.group = 1;
     long tokens_b = 0;
-    int Pb = batched_only ? 0 : P < 4 ? P : 4;   /* a subset: the naive way is slow; throughput is per token */
+    int Pb = batched_only ? 0 : P < ob_prompts ? P : ob_prompts;   /* a subset: the naive way is slow */
+    int Kb = ob_samples > 0 && ob_samples < N ? ob_samples : N;
     t0 = xgd_now();
     for (int p = 0; p < Pb; p++)
-        for (int k = 0; k < N; k++) {
+        for (int k = 0; k < Kb; k++) {
             if (xgd_generate_group(m, (const int32_t *const *)prompts + p, lens + p, 1, (int64_t)p * N + k, &one, &out) != 0) return 1;
             tokens_b += out_len[0];
         }
     double tb = xgd_now() - t0, ob = Pb ? tokens_b / tb : 0;
-    printf("{\"model\": \"%s\", \"prompts\": %d, \"N\": %d, \"max_tokens\": %d, \"batched_tok_s\": %.1f, \"one_by_one_tok_s\": %.2f, "
-           "\"one_by_one_prompts\": %d, \"ratio\": %.2f}\n", argv[1], P, N, M, tokens_a / ta, ob, Pb,
+    printf("{\"model\": \"%s\", \"prompts\": %d, \"N\": %d, \"max_tokens\": %d, \"group\": %d, \"batched_tok_s\": %.1f, "
+           "\"batched_s\": %.1f, \"one_by_one_tok_s\": %.2f, \"one_by_one_prompts\": %d, \"one_by_one_samples\": %d, "
+           "\"one_by_one_s\": %.1f, \"ratio\": %.2f}\n", argv[1], P, N, M, o.group, tokens_a / ta, ta, ob, Pb, Kb, tb,
            ob > 0 ? (tokens_a / ta) / ob : 0.0);
     return 0;
 }
