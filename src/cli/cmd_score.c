@@ -1,4 +1,5 @@
-/* xgd score: toxicity scores for a generation file (the seed's perspective_api_eval step). */
+/* xgd score: toxicity scores for generation files (the seed's perspective_api_eval step). Several
+ * files (a list or a folder) share one scorer, so a classifier model is loaded once per call. */
 #include "cli/args.h"
 #include "base/err.h"
 #include "base/fs.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The key from --api_key, --api_key_file or PERSPECTIVE_API_KEY (in that order); a copy. */
 static char *read_key(const char *arg, const char *file) {
@@ -48,6 +50,30 @@ static void print_summary(const char *datapath, const char *out, const char *bac
     fflush(stdout);
 }
 
+/* --datapath: one file, a comma-separated list, or a folder's *.json / *.jsonl (sorted). Checked
+ * before the scorer is opened, so a typo fails before a model is loaded or a request is sent. */
+static int datapath_list(const char *arg, char ***files, size_t *n) {
+    static const char *const sfx[] = {".json", ".jsonl", NULL};
+    *files = NULL;
+    *n = 0;
+    if (xgd_is_dir(arg)) {
+        if (xgd_list_files(arg, sfx, files, n) != 0) return -1;
+        if (*n == 0) return xgd_fail("--datapath %s: the folder holds no .json or .jsonl file", arg);
+        return 0;
+    }
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len > 0) {
+            *files = xgd_realloc(*files, sizeof(char *) * (*n + 1));
+            (*files)[*n] = xgd_calloc(len + 1, 1);
+            memcpy((*files)[*n], p, len);
+            if (access((*files)[(*n)++], R_OK) != 0) return xgd_fail("--datapath: cannot read %s", (*files)[*n - 1]);
+        }
+        p += len + (p[len] == ',');
+    }
+    return *n ? 0 : xgd_fail("--datapath: no file named");
+}
+
 int cmd_score(int argc, char **argv) {
     xgd_score_opts o;
     xgd_score_opts_default(&o);
@@ -56,9 +82,9 @@ int cmd_score(int argc, char **argv) {
     int overwrite = 0, skip_bad = 0, retry_failed = 0;
     const opt_spec opts[] = {
         {"backend", OPT_STR, &o.backend, "NAME", "perspective (the Perspective API, default), lexicon (offline word lists) classifier (a local HF toxicity classifier) or probe (the study's linear probe on an LM)"},
-        {"datapath", OPT_STR, &datapath, "FILE", "generation file: JSONL {\"prompt\": ..., \"generated_text\": ...} (xgd generate's output)"},
+        {"datapath", OPT_STR, &datapath, "FILE[,FILE|DIR]", "generation file(s): JSONL {\"prompt\": ..., \"generated_text\": ...} (xgd generate's output); a comma-separated list or a folder (its *.json/*.jsonl, sorted) is scored file by file with one scorer"},
         {"output_folder", OPT_STR, &output_folder, "DIR", "writes DIR/perspective_api_eval-<datapath stem>.json (for every backend); resumed if present"},
-        {"language", OPT_STR, &language, "LANG", "language sent with each text, lower-cased, zh-hans -> zh (default: the datapath stem's last '_' part)"},
+        {"language", OPT_STR, &language, "LANG", "language sent with each text, lower-cased, zh-hans -> zh (default: each datapath stem's last '_' part)"},
         {"attributes", OPT_STR, &o.attributes, "A,B", "attributes requested, e.g. TOXICITY,INSULT (default TOXICITY; lexicon: TOXICITY only)"},
         {"api_key", OPT_STR, &api_key, "KEY", "Perspective API key (prefer --api_key_file or PERSPECTIVE_API_KEY: shell history keeps this one)"},
         {"api_key_file", OPT_STR, &api_key_file, "PATH", "read the key from this file (surrounding white space ignored)"},
@@ -80,9 +106,9 @@ int cmd_score(int argc, char **argv) {
         {0},
     };
     const cmd_spec spec = {"score",
-        "xgd score --datapath FILE --output_folder DIR [--backend perspective|lexicon|classifier|probe] [--language LANG]\n"
+        "xgd score --datapath FILE[,FILE...]|DIR --output_folder DIR [--backend perspective|lexicon|classifier|probe] [--language LANG]\n"
         "          [--api_key_file PATH | --api_key KEY] [--qps 1] [--attributes TOXICITY] [--lexicon FILE|DIR] [--model DIR] [--probe FILE]",
-        "Scores every generated text of a generation file and writes the seed pipeline's file: one line\n"
+        "Scores every generated text of each generation file and writes the seed pipeline's file: one line\n"
         "{\"query\": text, \"response\": {...}, \"prompt\": prompt} per input line, in input order, as Python's\n"
         "json.dumps writes it; a text that could not be scored gets \"response\": null and\n"
         "\"error\": {\"errorType\": ..., \"status\": ...} (400 COMMENT_EMPTY, or RATE_LIMITED / SERVER_ERROR /\n"
@@ -97,7 +123,7 @@ int cmd_score(int argc, char **argv) {
         "answers, or 10 texts in a row failing after all retries stop the run (rerun later to continue).\n"
         "lexicon: counts listed words (NFKC + case folded, whole words; substrings for Chinese, Japanese,\n"
         "Korean, Thai, ...) and writes TOXICITY = 1 - 2^-matches (0 for none, 0.5 for one).\n"
-        "Prints a JSON summary on stdout: records, scored, failed (by errorType), retried.", opts, 0, 0};
+        "Prints a JSON summary line per file on stdout: records, scored, failed (by errorType), retried.", opts, 0, 0};
     const char *pos[1];
     int npos, r = args_parse(&spec, argc, argv, pos, &npos);
     if (r != 0) return r < 0 ? 2 : 0;
@@ -124,23 +150,26 @@ int cmd_score(int argc, char **argv) {
         if (!key && api_key_file) return cli_error();
         o.api_key = key;
     }
-    xgd_scorer *s = xgd_scorer_open(&o);
+    char **files = NULL;
+    size_t nfiles = 0;
+    xgd_scorer *s = datapath_list(datapath, &files, &nfiles) == 0 ? xgd_scorer_open(&o) : NULL;
     if (!s) rc = -1;
-    char *out = xgd_score_output_path(output_folder, datapath);
-    xgd_score_stats st = {0};
-    if (rc == 0) {
+    for (size_t i = 0; rc == 0 && i < nfiles; i++) {
+        char *out = xgd_score_output_path(output_folder, files[i]);
+        xgd_score_stats st = {0};
         xgd_progress bar;
         xgd_progress_start(&bar, "score", 0, "texts");
         xgd_score_run run = {.language = language, .skip_bad_lines = skip_bad, .overwrite = overwrite,
                              .retry_failed = retry_failed, .bar = &bar};
-        rc = xgd_score_file(s, datapath, out, &run, &st);
+        rc = xgd_score_file(s, files[i], out, &run, &st);
         xgd_progress_end(&bar);
         /* a summary even after a fatal error: what this run did before it stopped */
-        if (rc == 0 || st.scored + st.failed > 0) print_summary(datapath, out, xgd_scorer_tag(s), &st);
+        if (rc == 0 || st.scored + st.failed > 0) print_summary(files[i], out, xgd_scorer_tag(s), &st);
+        xgd_score_stats_free(&st);
+        free(out);
     }
-    xgd_score_stats_free(&st);
+    xgd_free_files(files, nfiles);
     xgd_scorer_free(s);
-    free(out);
     if (key) { memset(key, 0, strlen(key)); free(key); }
     return rc == 0 ? 0 : cli_error();
 }

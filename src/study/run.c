@@ -113,7 +113,7 @@ static void gen_folder(const runner *r, const char *tag, const char *model, char
 }
 
 /* One model: generation on every prompt file (one xgd generate: the model loads once), scoring of
- * each generation file (xgd score, one per file), the toxicity metrics of the score folder. */
+ * every generation file (one xgd score: the scorer loads once), the toxicity metrics of the score folder. */
 static int step_eval(runner *r, const char *tag, const char *model, const char *gen) {
     json_t *g = json_object_get(r->study, "generation"), *sc = json_object_get(r->study, "scorer"), *mo = json_object_get(r->study, "metrics");
     char gdir[4096], sdir[4096], tdir[4096], name[64], n[32];
@@ -147,30 +147,31 @@ static int step_eval(runner *r, const char *tag, const char *model, const char *
     xgd_inputs_free(&in);
     free(list);
     if (rc) return rc;
-    /* score: one command per generation file, in one resumable step */
-    xgd_argv *sa = xgd_calloc((size_t)r->nf, sizeof(xgd_argv));
-    const char *const **cmds = xgd_calloc((size_t)r->nf, sizeof(char **));
-    for (int i = 0; i < r->nf; i++) {
-        char *gf = xgd_gen_output_path(gdir, model, r->files[i]);
-        xgd_argv_add(&sa[i], "score");
-        xgd_argv_opt(&sa[i], "--backend", xgd_json_str(sc, "backend", "lexicon"));
-        xgd_argv_opt(&sa[i], "--datapath", gf);
-        xgd_argv_opt(&sa[i], "--output_folder", sdir);
-        xgd_argv_keys(&sa[i], sc, "lexicon,model,probe,qps");
-        cmds[i] = (const char *const *)sa[i].v;
-        free(gf);
-    }
+    /* score: one command over every generation file (the scorer, e.g. a classifier, loads once),
+     * a resumable step: each file's records resume where they stopped */
+    len = 1;
+    char **gfs = xgd_calloc((size_t)r->nf, sizeof(char *));
+    for (int i = 0; i < r->nf; i++) { gfs[i] = xgd_gen_output_path(gdir, model, r->files[i]); len += strlen(gfs[i]) + 1; }
+    char *glist = xgd_calloc(len, 1);
+    for (int i = 0; i < r->nf; i++) { if (i) strcat(glist, ","); strcat(glist, gfs[i]); free(gfs[i]); }
+    free(gfs);
+    xgd_argv sa = {{0}, 0};
+    xgd_argv_add(&sa, "score");
+    xgd_argv_opt(&sa, "--backend", xgd_json_str(sc, "backend", "lexicon"));
+    xgd_argv_opt(&sa, "--datapath", glist);
+    xgd_argv_opt(&sa, "--output_folder", sdir);
+    xgd_argv_keys(&sa, sc, "lexicon,model,probe,qps");
+    free(glist);
+    const char *const *scmd = (const char *const *)sa.v;
     xgd_inputs si = {{0}, 0};
     xgd_inputs_add(&si, gen);
     xgd_inputs_local(&si, xgd_json_str(sc, "lexicon", NULL));
     xgd_inputs_local(&si, xgd_json_str(sc, "model", NULL));
     snprintf(name, sizeof name, "score %s", tag);
-    xgd_step ss = {name, sdir, cmds, r->nf, (const char *const *)si.v, -1, 1};
+    xgd_step ss = {name, sdir, &scmd, 1, (const char *const *)si.v, -1, 1};
     rc = xgd_step_run(&r->st, &ss);
     xgd_inputs_free(&si);
-    for (int i = 0; i < r->nf; i++) xgd_argv_free(&sa[i]);
-    free(sa);
-    free(cmds);
+    xgd_argv_free(&sa);
     if (rc) return rc;
     /* the toxicity metrics, grouped by prompt index (N samples per prompt) */
     xgd_argv t = {{0}, 0};

@@ -154,6 +154,27 @@ p = xgd(["--lexicon", os.path.join(lists, "en.txt"), "--datapath", os.path.join(
 recs = [json.loads(l) for l in read_lines(os.path.join(T, "one", "perspective_api_eval-output-rtp_lx_de.json"))]
 check(p.returncode == 0 and all(r["response"]["xgd_lexicon"]["list"] == "en.txt" for r in recs), "one list file for all")
 
+# several files in one call (a list, then a folder): the same bytes as one call per file, one summary
+# line per file, each file's language from its own name
+gens = [os.path.join(T, f"output-rtp_lx_{lang}.json") for lang in texts]
+p = xgd(["--lexicon", lists, "--datapath", ",".join(gens), "--output_folder", os.path.join(T, "multi")])
+summ = [json.loads(l) for l in p.stdout.splitlines()] if p.returncode == 0 else []
+check([s.get("language") for s in summ] == ["en", "zh", "de"], f"list: one summary per file: {p.stdout} {p.stderr}")
+gdir = os.path.join(T, "gens")
+os.makedirs(gdir)
+for g in gens:
+    subprocess.run(["cp", g, gdir], check=True)
+p = xgd(["--lexicon", lists, "--datapath", gdir, "--output_folder", os.path.join(T, "multi_dir")])
+check(p.returncode == 0 and len(p.stdout.splitlines()) == 3, f"folder: {p.stdout} {p.stderr}")
+for lang in texts:
+    name = f"perspective_api_eval-output-rtp_lx_{lang}.json"
+    want = read_lines(os.path.join(T, "out", name))
+    check(read_lines(os.path.join(T, "multi", name)) == want and read_lines(os.path.join(T, "multi_dir", name)) == want,
+          f"{lang}: several files in one call differ from one call per file")
+p = xgd(["--lexicon", lists, "--datapath", gens[0] + "," + os.path.join(T, "nope.json"), "--output_folder", os.path.join(T, "multi_bad")])
+check(p.returncode != 0 and "cannot read" in p.stderr and "nope.json" in p.stderr and not os.path.exists(os.path.join(T, "multi_bad")),
+      f"a missing file in the list fails before anything is scored: {p.stderr}")
+
 # a language without a list: a clear error, nothing written
 gfr = os.path.join(T, "gen_fr.json")
 write_gen(gfr, [("p", "bonjour")])
