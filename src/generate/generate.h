@@ -28,9 +28,12 @@ typedef struct {
 } xgd_gen_out;
 
 /* The default group: prompts whose N samples decode together. About 200 rows per decode step: the
- * weights are streamed (and repacked by sgemm) once per step, so fewer, larger steps cost less per
- * token (measured on the GPT-2-124M shape: 8 prompts x 25 samples used 20-25% less CPU time than 4),
- * capped so the KV cache stays within ~4 GB at prompts of up to 128 tokens. */
+ * weights are streamed and repacked by sgemm once per step, so fewer, larger steps cost less per
+ * token (perf on the GPT-2-124M shape: sgemm's packing was 32% of the decode time at 50 rows, 17% at
+ * 100),
+ * capped so the KV cache stays within ~4 GB at prompts of 64 tokens (RTP-LX prompts are shorter;
+ * longer ones grow the cache in proportion: --group sets it). mGPT-1.3B gets 4 prompts, the
+ * GPT-2-124M and TinyLlama shapes 8. */
 int xgd_gen_group(const xgd_model *m, int N, int max_tokens);
 
 /* Generate for prompts[first .. first+G): prompts[i] has lens[i] ids. index0 is the global index
