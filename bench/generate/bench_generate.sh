@@ -6,9 +6,11 @@
 # each timed as xgd batched (as `xgd generate` runs: one prefill per prompt, ~200 sequences per decode
 # step), xgd one sample at a time (prefill + single-sequence decode per sample), and PyTorch with a KV
 # cache and the 25 samples of a prompt as one batch (HF generate(num_return_sequences=25)), in the
-# same run. Tokens/s is a rate, so the slow sides time a subset of the prompts (printed with each
-# figure): for gpt2-124m one-by-one runs 4 prompts x 25 samples; for llama-1b xgd batched runs 16
-# prompts, one-by-one 1 prompt x 5 samples, PyTorch 2 prompts, to keep the whole run near 10 minutes.
+# same run. PyTorch runs at its best setting here (torch.set_num_threads(1), OpenBLAS on 2 threads:
+# perf-anchors.md). Tokens/s is a rate, so the slow sides time a subset of the prompts (printed with
+# each figure): for gpt2-124m one-by-one runs 4 prompts x 25 samples and PyTorch 10 prompts; for
+# llama-1b xgd batched runs 16 prompts, one-by-one 1 prompt x 5 samples, PyTorch 2 prompts, to keep
+# the whole run near 10 minutes on a quiet 2-core machine.
 #   bash bench/generate/bench_generate.sh [PROMPTS] [SHAPES]   (default: 50 "gpt2-124m llama-1b")
 # Needs ../shared for RTP-LX and the tokenizers (random ids of RTP-LX-like lengths otherwise).
 # The ~1B model and its PyTorch run need ~5 GB: they run under `flock /work/heavy.lock` when that file
@@ -60,7 +62,7 @@ name, x, t, secs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 b, o, p = x['batched_tok_s'], x['one_by_one_tok_s'], t['tok_s']
 print(f"{name}: xgd batched {b:.1f} tok/s ({x['prompts']} prompts, group {x['group']}); "
       f"xgd one-by-one {o:.2f} tok/s ({x['one_by_one_prompts']} prompts x {x['one_by_one_samples']} samples); "
-      f"PyTorch batched KV-cache {p:.1f} tok/s ({t['prompts']} prompts, 1 thread) [{secs} s]")
+      f"PyTorch batched KV-cache {p:.1f} tok/s ({t['prompts']} prompts) [{secs} s]")
 print(f"{name}: ratio vs one-by-one {b / o:.1f}x (target >= 10x); ratio vs PyTorch {b / p:.2f}x (target >= 2x)")
 PY
 }
@@ -68,7 +70,7 @@ PY
 for s in $SHAPES; do
   case $s in
     gpt2-124m) shape gpt2-124m gpt2 '{"vocab_size": 50257, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024}' \
-                 ../shared/models/tokenizers/gpt2/vocab.json 50257 "" "$P" 4 25 "$P" ;;
+                 ../shared/models/tokenizers/gpt2/vocab.json 50257 "" "$P" 4 25 10 ;;
     llama-1b) shape llama-1b llama '{"vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
                  "num_attention_heads": 32, "num_key_value_heads": 4, "max_position_embeddings": 2048, "rms_norm_eps": 1e-5}' \
                  ../shared/models/tokenizers/llama2/tokenizer.model 32000 --add_special_tokens 16 1 5 2 "${heavy[@]}" ;;
