@@ -13,16 +13,18 @@
 # the whole run near 10 minutes on a quiet 2-core machine.
 #   bash bench/generate/bench_generate.sh [PROMPTS] [SHAPES]   (default: 50 "gpt2-124m llama-1b")
 # Needs ../shared for RTP-LX and the tokenizers (random ids of RTP-LX-like lengths otherwise).
-# The ~1B model and its PyTorch run need ~5 GB: they run under `flock /work/heavy.lock` when that file
-# exists (set XGD_HEAVY_LOCKED=1 when the caller already holds it).
+# Timed commands run under `flock /work/bench.lock` and, for the ~1B shape (~5 GB), `flock /work/heavy.lock`
+# first, when those files exist (shared machines; set XGD_BENCH_LOCKED=1 / XGD_HEAVY_LOCKED=1 when the
+# caller already holds them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 XGD=${XGD:-build/xgd}; BENCH=${BENCH:-build/bench/bench_generate}
 D=${XGD_BENCH_DIR:-/tmp/xgd-bench}; mkdir -p "$D"
 P=${1:-50}
 SHAPES=${2:-gpt2-124m llama-1b}
-heavy=()
+heavy=(); timed=()
 [ -e /work/heavy.lock ] && [ "${XGD_HEAVY_LOCKED:-0}" != 1 ] && heavy=(flock /work/heavy.lock)
+[ -e /work/bench.lock ] && [ "${XGD_BENCH_LOCKED:-0}" != 1 ] && timed=(flock /work/bench.lock)
 
 # prompt texts: the first P English RTP-LX prompts
 RTP=../shared/data/rtp-lx/RTP_LX_EN.json
@@ -44,12 +46,14 @@ for _ in range($P): print(' '.join(str(random.randrange($3)) for _ in range(rand
   fi
 }
 
-# shape NAME FAMILY CONFIG TOKENIZER VOCAB TOKARGS BATCHED_PROMPTS OB_PROMPTS OB_SAMPLES TORCH_PROMPTS [heavy]
+# shape NAME FAMILY CONFIG TOKENIZER VOCAB TOKARGS BATCHED_PROMPTS OB_PROMPTS OB_SAMPLES TORCH_PROMPTS [LOCK...]
+# (LOCK...: a command prefix for the big model's runs, e.g. flock /work/heavy.lock)
 shape() {
   local name=$1 fam=$2 cfg=$3 tok=$4 vocab=$5 tokargs=$6 pa=$7 obp=$8 obs=$9 pt=${10}; shift 10
-  local run=("$@") m="$D/$name-f32"
+  local big=("$@") m="$D/$name-f32"
+  local run=("${big[@]}" "${timed[@]}")
   echo "$cfg" >"$D/$name.json"
-  [ -f "$m/model.safetensors" ] || "${run[@]}" "$XGD" -q init --family "$fam" --config "$D/$name.json" --out "$m" >/dev/null
+  [ -f "$m/model.safetensors" ] || "${big[@]}" "$XGD" -q init --family "$fam" --config "$D/$name.json" --out "$m" >/dev/null
   ids "$name" "$tok" "$vocab" "$tokargs"
   [ "$pa" -le "$P" ] || pa=$P
   [ "$pt" -le "$P" ] || pt=$P
