@@ -164,11 +164,14 @@ int xgd_list_files(const char *dir, const char *const *suffixes, char ***files, 
     if (!d) return xgd_fail("%s: cannot read folder: %s", dir, strerror(errno));
     for (struct dirent *e; (e = readdir(d));) {
         size_t l = strlen(e->d_name);
+        if (e->d_name[0] == '.') continue;   /* as glob("*.json"): hidden files are not listed */
         for (int k = 0; suffixes[k]; k++) {
             size_t sl = strlen(suffixes[k]);
             if (l > sl && !strcmp(e->d_name + l - sl, suffixes[k])) {
+                char *p = xgd_path_join(dir, e->d_name);
+                if (!xgd_is_file(p)) { free(p); break; }   /* a folder named x.json is not a file to read */
                 *files = xgd_realloc(*files, sizeof(char *) * (*n + 1));
-                (*files)[(*n)++] = xgd_path_join(dir, e->d_name);
+                (*files)[(*n)++] = p;
                 break;
             }
         }

@@ -27,8 +27,8 @@ int xgd_is_dir(const char *path);
 int xgd_is_file(const char *path);
 /* Join two path parts into a new string ("a" + "b" -> "a/b"). */
 char *xgd_path_join(const char *a, const char *b);
-/* The files of a folder whose names end in one of the NULL-terminated suffixes, as joined paths,
- * sorted by name (so results never depend on the filesystem's order). Free with xgd_free_files. */
+/* The regular files of a folder whose names end in one of the NULL-terminated suffixes, hidden
+ * ones (".name") left out as a shell glob does, as joined paths, sorted by name (so results never depend on the filesystem's order). Free with xgd_free_files. */
 int xgd_list_files(const char *dir, const char *const *suffixes, char ***files, size_t *n);
 void xgd_free_files(char **files, size_t n);
 /* Remove a file or a folder with everything in it (no error if it does not exist). */

@@ -222,7 +222,7 @@ static int metrics_toxicity(int argc, char **argv) {
     }
     for (size_t i = 0; i < nf; i++) free(langs[i]);
     free(langs); free(scorer); free(R); free(U);
-    xgd_metrics_free_files(files, nf);
+    xgd_free_files(files, nf);
     return rc ? cli_error() : 0;
 }
 
@@ -326,7 +326,7 @@ static int metrics_diversity(int argc, char **argv) {
     size_t nf;
     if (input_files(d_folder, &files, &nf)) return cli_error();
     xgd_tokenizer *tok = load_tokenizer();
-    if (!tok) { xgd_metrics_free_files(files, nf); return cli_error(); }
+    if (!tok) { xgd_free_files(files, nf); return cli_error(); }
     xgd_distinct *d = xgd_distinct_new(tok, d_standard);
     xgd_div_result *R = xgd_calloc(nf, sizeof *R), *U = xgd_calloc(nf, sizeof *U);
     char **langs = xgd_calloc(nf, sizeof *langs);
@@ -364,7 +364,7 @@ static int metrics_diversity(int argc, char **argv) {
     free(langs); free(R); free(U);
     xgd_distinct_free(d);
     xgd_tokenizer_free(tok);
-    xgd_metrics_free_files(files, nf);
+    xgd_free_files(files, nf);
     return rc ? cli_error() : 0;
 }
 
@@ -472,7 +472,7 @@ static int metrics_perplexity(int argc, char **argv) {
     if (!e) {
         if (!strcmp(p_model, "google/mt5-xl"))
             xgd_err_context("the seed's evaluation model google/mt5-xl (pass --eval_model_id PATH when it is not in the local Hugging Face cache)");
-        xgd_metrics_free_files(files, nf);
+        xgd_free_files(files, nf);
         return cli_error();
     }
     xgd_ppl_result *R = xgd_calloc(nf, sizeof *R), *U = xgd_calloc(nf, sizeof *U);
@@ -506,7 +506,7 @@ static int metrics_perplexity(int argc, char **argv) {
     for (size_t i = 0; i < nf; i++) { free(langs[i]); free(vpaths[i]); }
     free(langs); free(vpaths); free(R); free(U);
     xgd_ppl_close(e);
-    xgd_metrics_free_files(files, nf);
+    xgd_free_files(files, nf);
     return rc ? cli_error() : 0;
 }
 

@@ -35,9 +35,8 @@ double xgd_percentile_sorted(const double *sorted, size_t n, double q);
 typedef enum { XGD_GROUP_PROMPT = 0, XGD_GROUP_INDEX = 1 } xgd_group_by;
 
 /* The *.json files of a folder, sorted by name (the seed globs them unsorted). Hidden files and
- * our own temporaries are left out. An empty folder is an error. */
+ * our own temporaries are left out. An empty folder is an error. Free with xgd_free_files. */
 int xgd_metrics_list_files(const char *dir, char ***files, size_t *n);
-void xgd_metrics_free_files(char **files, size_t n);
 /* The language of a file as the seed derives it: the file name without its last suffix, split on
  * "_", last part ("perspective_api_eval-rtp_lx_zh-hans.json" -> "zh-hans"). New string. */
 char *xgd_metrics_language(const char *path);

@@ -2,7 +2,7 @@
  * tokens are the per-id decoded strings and whose n-grams are "_"-joined strings, all divided by
  * the unigram count; and the standard one (distinct id n-grams / total n-grams). */
 #include "eval/metrics.h"
-#include "eval/metrics_internal.h"
+#include "base/jsonl.h"
 #include "eval/metrics_strset.h"
 #include "base/err.h"
 #include "tokenize/tokenizer.h"
@@ -138,7 +138,7 @@ static void gen_lines_free(gen_lines *g) {
 
 static int read_generations(const char *path, const xgd_div_opts *o, gen_lines *out) {
     xgd_jsonl r;
-    if (xgd_jsonl_open(&r, path)) return -1;
+    if (xgd_jsonl_open(&r, path, 0)) return -1;
     xgd_strset prompts = {0};
     int rc = 0;
     json_t *obj;

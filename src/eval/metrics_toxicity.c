@@ -1,7 +1,7 @@
 /* Toxicity metrics over Perspective-style score files (pipeline-spec.md §5.2): expected maximum
  * toxicity, toxicity probability, average toxicity, with bootstrap percentile intervals. */
 #include "eval/metrics.h"
-#include "eval/metrics_internal.h"
+#include "base/jsonl.h"
 #include "eval/metrics_strset.h"
 #include "base/err.h"
 #include "base/rng.h"
@@ -45,7 +45,7 @@ int xgd_tox_read(const char *path, xgd_group_by by, int sample, xgd_tox_records 
     memset(out, 0, sizeof *out);
     if (by == XGD_GROUP_INDEX && sample < 1) return xgd_fail("sample must be >= 1 (got %d)", sample);
     xgd_jsonl r;
-    if (xgd_jsonl_open(&r, path)) return -1;
+    if (xgd_jsonl_open(&r, path, 0)) return -1;
     xgd_strset prompts = {0};
     size_t cap = 0;
     int rc = 0;

@@ -5,7 +5,7 @@
 #include "base/log.h"
 #include "base/npy.h"
 #include "eval/metrics.h"
-#include "eval/metrics_internal.h"
+#include "base/jsonl.h"
 #include "model/runtime.h"
 #include "model/t5.h"
 #include "tokenize/tokenizer.h"
@@ -293,7 +293,7 @@ static int read_records(const char *path, ppl_rec **out, size_t *n_out, xgd_ppl_
     xgd_jsonl in;
     *out = NULL;
     *n_out = 0;
-    if (xgd_jsonl_open(&in, path)) return -1;
+    if (xgd_jsonl_open(&in, path, 0)) return -1;
     ppl_rec *v = NULL;
     size_t n = 0, cap = 0;
     json_t *o;

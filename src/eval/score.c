@@ -4,6 +4,7 @@
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/jsonl.h"
 #include "base/pyjson.h"
 #include <ctype.h>
 #include <errno.h>
@@ -148,36 +149,28 @@ static int parse_gen_line(const char *text, size_t len, const char *path, long l
 /* Read and check the whole input before anything is written. Blank lines are ignored. */
 static int input_read(const char *path, int skip_bad, gen_input *in) {
     memset(in, 0, sizeof *in);
-    char *buf;
-    size_t len;
-    if (xgd_read_file(path, &buf, &len) != 0) return -1;
+    xgd_jsonl r;
+    if (xgd_jsonl_open(&r, path, XGD_JSONL_SKIP_BLANK) != 0) return -1;
     int64_t cap = 0;
-    long line = 0;
     int rc = 0;
-    for (size_t s = 0; s < len && rc == 0;) {
-        size_t e = s;
-        while (e < len && buf[e] != '\n') e++;
-        line++;
-        size_t k = s;
-        while (k < e && isspace((unsigned char)buf[k])) k++;
-        if (k < e) {
-            char *p = NULL, *q = NULL;
-            if (parse_gen_line(buf + s, e - s, path, line, &p, &q) != 0) {
-                if (!skip_bad) rc = -1;
-                else { xgd_warn("skipping %s", xgd_errmsg()); in->skipped++; }
-            } else {
-                if (in->n == cap) {
-                    cap = cap ? 2 * cap : 1024;
-                    in->prompt = xgd_realloc(in->prompt, sizeof(char *) * (size_t)cap);
-                    in->query = xgd_realloc(in->query, sizeof(char *) * (size_t)cap);
-                }
-                in->prompt[in->n] = p;
-                in->query[in->n++] = q;
-            }
+    const char *text;
+    size_t len;
+    for (int got; rc == 0 && (got = xgd_jsonl_next_line(&r, &text, &len)) != 0;) {
+        char *p = NULL, *q = NULL;
+        if (got < 0 || parse_gen_line(text, len, path, r.line, &p, &q) != 0) {
+            if (!skip_bad || got == -2) rc = -1;
+            else { xgd_warn("skipping %s", xgd_errmsg()); in->skipped++; }
+            continue;
         }
-        s = e + 1;
+        if (in->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            in->prompt = xgd_realloc(in->prompt, sizeof(char *) * (size_t)cap);
+            in->query = xgd_realloc(in->query, sizeof(char *) * (size_t)cap);
+        }
+        in->prompt[in->n] = p;
+        in->query[in->n++] = q;
     }
-    free(buf);
+    xgd_jsonl_close(&r);
     if (rc != 0) input_free(in);
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/jsonl.h"
 #include "base/log.h"
 #include <stdlib.h>
 #include <string.h>
@@ -15,29 +16,19 @@ static const char *prompt_of(json_t *row) {
 
 int xgd_prompts_read(const char *path, int skip_bad, xgd_prompts *out) {
     memset(out, 0, sizeof *out);
-    char *buf;
-    size_t len;
-    if (xgd_read_file(path, &buf, &len) != 0) return -1;
+    xgd_jsonl r;
+    if (xgd_jsonl_open(&r, path, XGD_JSONL_SKIP_BLANK) != 0) return -1;
     int64_t cap = 0;
-    long line = 0;
     int rc = 0;
-    for (char *p = buf; p < buf + len; ) {
-        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-        line++;
-        char *next = nl ? nl + 1 : buf + len;
-        size_t k = 0;
-        while (k < n && (p[k] == ' ' || p[k] == '\t' || p[k] == '\r')) k++;
-        if (k == n) { p = next; continue; }
-        json_t *row = xgd_json_parse_line(p, n, path, line);
-        const char *text = row ? prompt_of(row) : NULL;
-        if (row && !text) xgd_fail("%s:%ld: no \"Prompt\" or \"prompt\" string in this line", path, line);
+    json_t *row;
+    for (int got; (got = xgd_jsonl_next(&r, &row)) != 0;) {
+        const char *text = got > 0 ? prompt_of(row) : NULL;
+        if (got > 0 && !text) xgd_fail("%s:%ld: no \"Prompt\" or \"prompt\" string in this line", path, r.line);
         if (!text) {
             json_decref(row);
-            if (!skip_bad) { rc = -1; break; }
+            if (!skip_bad || got == -2) { rc = -1; break; }
             xgd_warn("%s (skipped)", xgd_errmsg());
             out->skipped++;
-            p = next;
             continue;
         }
         if (out->n == cap) {
@@ -46,11 +37,10 @@ int xgd_prompts_read(const char *path, int skip_bad, xgd_prompts *out) {
             out->line = xgd_realloc(out->line, sizeof(long) * (size_t)cap);
         }
         out->text[out->n] = xgd_strdup(text);
-        out->line[out->n++] = line;
+        out->line[out->n++] = r.line;
         json_decref(row);
-        p = next;
     }
-    free(buf);
+    xgd_jsonl_close(&r);
     if (rc != 0) xgd_prompts_free(out);
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/json.h"
+#include "base/jsonl.h"
 #include "base/log.h"
 #include "base/rng.h"
 #include <math.h>
@@ -15,22 +16,13 @@ static size_t code_points(const char *s) {
 }
 
 static int read_file(const char *path, int max_chars, int skip_bad, xgd_dpo_set *out, int64_t *cap) {
-    char *buf;
-    size_t len;
-    if (xgd_read_file(path, &buf, &len) != 0) return -1;
-    long line = 0;
+    xgd_jsonl r;
+    if (xgd_jsonl_open(&r, path, XGD_JSONL_SKIP_BLANK) != 0) return -1;
     int rc = 0;
-    for (char *p = buf; p < buf + len && rc == 0;) {
-        char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-        char *next = nl ? nl + 1 : buf + len;
-        line++;
-        size_t k = 0;
-        while (k < n && (p[k] == ' ' || p[k] == '\r' || p[k] == '\t')) k++;
-        if (k == n) { p = next; continue; }
-        json_t *row = xgd_json_parse_line(p, n, path, line);
+    json_t *row;
+    for (int got; (got = xgd_jsonl_next(&r, &row)) != 0;) {
         const char *pr = NULL, *ch = NULL, *rj = NULL;
-        if (row) {
+        if (got > 0) {
             pr = json_string_value(json_object_get(row, "prompt_text"));
             ch = json_string_value(json_object_get(row, "unpert_gen_text"));
             rj = json_string_value(json_object_get(row, "pert_gen_text"));
@@ -40,13 +32,12 @@ static int read_file(const char *path, int max_chars, int skip_bad, xgd_dpo_set 
                 rj = json_string_value(json_object_get(row, "rejected"));
             }
             if (!pr || !ch || !rj)
-                xgd_fail("%s:%ld: expected string fields prompt_text/unpert_gen_text/pert_gen_text or prompt/chosen/rejected", path, line);
+                xgd_fail("%s:%ld: expected string fields prompt_text/unpert_gen_text/pert_gen_text or prompt/chosen/rejected", path, r.line);
         }
-        if (!row || !pr || !ch || !rj) {
+        if (!pr || !ch || !rj) {
             json_decref(row);
-            if (!skip_bad) { rc = -1; break; }
+            if (!skip_bad || got == -2) { rc = -1; break; }
             xgd_warn("%s (skipped)", xgd_errmsg());
-            p = next;
             continue;
         }
         out->read++;
@@ -55,12 +46,11 @@ static int read_file(const char *path, int max_chars, int skip_bad, xgd_dpo_set 
             out->filtered++;
         } else {
             if (out->n == *cap) out->rows = xgd_realloc(out->rows, sizeof(xgd_dpo_pair) * (size_t)(*cap = *cap ? 2 * *cap : 1024));
-            out->rows[out->n++] = (xgd_dpo_pair){xgd_strdup(pr), xgd_strdup(ch), xgd_strdup(rj), xgd_strdup(path), line};
+            out->rows[out->n++] = (xgd_dpo_pair){xgd_strdup(pr), xgd_strdup(ch), xgd_strdup(rj), xgd_strdup(path), r.line};
         }
         json_decref(row);
-        p = next;
     }
-    free(buf);
+    xgd_jsonl_close(&r);
     return rc;
 }
 

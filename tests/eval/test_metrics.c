@@ -3,6 +3,7 @@
  * bootstrap; distinct-n (the seed's "_"-joined keys and unigram denominators, standard distinct-n)
  * with a tiny word-level tokenizer; the file readers' file:line errors. */
 #include "test.h"
+#include "base/fs.h"
 #include "eval/metrics.h"
 #include "base/err.h"
 #include "tokenize/tokenizer.h"
@@ -227,7 +228,7 @@ static void test_list_files(const char *dir) {
     CHECK(xgd_metrics_list_files(sub, &files, &n) == 0);
     CHECK(n == 2);
     if (n == 2) { CHECK(strstr(files[0], "/a_de.json") != NULL); CHECK(strstr(files[1], "/b_en.json") != NULL); }
-    xgd_metrics_free_files(files, n);
+    xgd_free_files(files, n);
     snprintf(p, sizeof p, "%s/missing", dir);
     CHECK(xgd_metrics_list_files(p, &files, &n) == -1);
 }
