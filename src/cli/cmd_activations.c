@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "generate/prompts.h"
 #include "interp/neurons.h"
+#include "base/strlist.h"
 #include "interp/report.h"
 #include "interp/svg.h"
 #include "model/intervene.h"
@@ -143,7 +144,7 @@ int cmd_activations(int argc, char **argv) {
         args_require(&spec, "langs", langs_s)) return 2;
     if (steps < 1 || batch < 1) { fprintf(stderr, "xgd activations: error: --steps and --batch must be >= 1\n"); return 2; }
     int nl, nn, nm = compare ? 2 : 1, rc = -1;
-    char **langs = xgd_split_list(langs_s, &nl);
+    char **langs = xgd_split_list(langs_s, ",", &nl);
     if (nl == 0) { xgd_free_list(langs); fprintf(stderr, "xgd activations: error: --langs is empty\n"); return 2; }
     xgd_neuron *nr = NULL;
     double *v = NULL;
@@ -192,7 +193,7 @@ int cmd_activations(int argc, char **argv) {
     table(stdout, langs, nl, nr, nn, v, nm);
     rc = 0;
     if (output) {
-        char *jp = xgd_out_path(output, "activations.json"), *tp = xgd_out_path(output, "activations.txt"), *sp = xgd_out_path(output, "activations.svg");
+        char *jp = xgd_path_join(output, "activations.json"), *tp = xgd_path_join(output, "activations.txt"), *sp = xgd_path_join(output, "activations.svg");
         rc = xgd_mkdir_p(output);
         if (rc == 0) rc = xgd_json_write(jp, root);
         if (rc == 0) {

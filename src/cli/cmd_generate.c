@@ -2,6 +2,7 @@
 #include "cli/args.h"
 #include "base/err.h"
 #include "base/fs.h"
+#include "base/strlist.h"
 #include "base/log.h"
 #include "generate/detok.h"
 #include "generate/generate.h"
@@ -22,19 +23,22 @@ static void push(strlist *l, const char *s) {
 
 /* --prompt_file: a file, a folder (its *.json and *.jsonl files, sorted), or a comma-separated list. */
 static int prompt_files(const char *arg, strlist *out) {
-    char *copy = xgd_strdup(arg), *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    int n, rc = 0;
+    char **items = xgd_split_list(arg, ",", &n);
+    for (int k = 0; k < n && rc == 0; k++) {
+        const char *tok = items[k];
         if (xgd_is_dir(tok)) {
             static const char *const sfx[] = {".json", ".jsonl", NULL};
             char **found;
             size_t nf;
-            if (xgd_list_files(tok, sfx, &found, &nf) != 0) { free(copy); return -1; }
-            for (size_t i = 0; i < nf; i++) push(out, found[i]);
-            xgd_free_files(found, nf);
+            rc = xgd_list_files(tok, sfx, &found, &nf);
+            for (size_t i = 0; rc == 0 && i < nf; i++) push(out, found[i]);
+            if (rc == 0) xgd_free_files(found, nf);
         } else if (xgd_is_file(tok)) push(out, tok);
-        else { free(copy); return xgd_fail("%s: no such prompt file or folder", tok); }
+        else rc = xgd_fail("%s: no such prompt file or folder", tok);
     }
-    free(copy);
+    xgd_free_list(items);
+    if (rc != 0) return -1;
     if (out->n == 0) return xgd_fail("--prompt_file %s: no prompt files found", arg);
     return 0;
 }

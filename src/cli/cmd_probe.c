@@ -7,6 +7,7 @@
 #include "interp/csv.h"
 #include "interp/hidden.h"
 #include "interp/probe.h"
+#include "base/strlist.h"
 #include "interp/report.h"
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@ static int read_labelled(const char *path, const char *text_col, const char *lab
     int tc = xgd_csv_col(&d->csv, text_col);
     if (tc < 0) return xgd_fail("%s: no column '%s' (for --text_column); for Jigsaw's train.csv use --text_column comment_text --label_column toxic", path, text_col);
     int nl, lc[16], rc = 0;
-    char **names = xgd_split_list(label_col, &nl);
+    char **names = xgd_split_list(label_col, ",", &nl);
     if (nl < 1 || nl > 16) rc = xgd_fail("--label_column: give 1 to 16 column names");
     for (int k = 0; k < nl && rc == 0; k++)
         if ((lc[k] = xgd_csv_col(&d->csv, names[k])) < 0)

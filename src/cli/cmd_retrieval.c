@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "generate/prompts.h"
 #include "interp/hidden.h"
+#include "base/strlist.h"
 #include "interp/report.h"
 #include "interp/retrieval.h"
 #include "interp/svg.h"
@@ -90,7 +91,7 @@ int cmd_retrieval(int argc, char **argv) {
     int pool = xgd_pooling_parse(pooling);
     if (pool < 0 || batch < 1) { fprintf(stderr, "xgd retrieval: error: --pooling must be avg or last and --batch >= 1\n"); return 2; }
     int nl;
-    char **langs = xgd_split_list(lang2_s, &nl);
+    char **langs = xgd_split_list(lang2_s, ",", &nl);
     if (nl == 0) { xgd_free_list(langs); fprintf(stderr, "xgd retrieval: error: --lang2 is empty\n"); return 2; }
     xgd_model *m = NULL;
     xgd_tokenizer *tok = NULL;
@@ -148,8 +149,8 @@ int cmd_retrieval(int argc, char **argv) {
     table(stdout, langs, nl, nh, pc, fw, bw);
     rc = 0;
     if (output) {
-        char *jp = xgd_out_path(output, "retrieval.json"), *tp = xgd_out_path(output, "retrieval.txt"),
-             *sp = xgd_out_path(output, "retrieval.svg"), *cp = xgd_out_path(output, "retrieval_cos.svg");
+        char *jp = xgd_path_join(output, "retrieval.json"), *tp = xgd_path_join(output, "retrieval.txt"),
+             *sp = xgd_path_join(output, "retrieval.svg"), *cp = xgd_path_join(output, "retrieval_cos.svg");
         rc = xgd_mkdir_p(output);
         if (rc == 0) rc = xgd_json_write(jp, root);
         if (rc == 0) {

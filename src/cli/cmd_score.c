@@ -5,6 +5,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/pyjson.h"
+#include "base/strlist.h"
 #include "eval/score.h"
 #include <signal.h>
 #include <stdio.h>
@@ -52,25 +53,19 @@ static void print_summary(const char *datapath, const char *out, const char *bac
 
 /* --datapath: one file, a comma-separated list, or a folder's *.json / *.jsonl (sorted). Checked
  * before the scorer is opened, so a typo fails before a model is loaded or a request is sent. */
-static int datapath_list(const char *arg, char ***files, size_t *n) {
+static int datapath_list(const char *arg, char ***files, int *n) {
     static const char *const sfx[] = {".json", ".jsonl", NULL};
-    *files = NULL;
-    *n = 0;
     if (xgd_is_dir(arg)) {
-        if (xgd_list_files(arg, sfx, files, n) != 0) return -1;
-        if (*n == 0) return xgd_fail("--datapath %s: the folder holds no .json or .jsonl file", arg);
-        return 0;
+        size_t nf;
+        if (xgd_list_files(arg, sfx, files, &nf) != 0) { *n = 0; return -1; }
+        *files = xgd_realloc(*files, sizeof(char *) * (nf + 1));   /* NULL-terminated, as xgd_split_list's */
+        (*files)[nf] = NULL;
+        *n = (int)nf;
+        return nf ? 0 : xgd_fail("--datapath %s: the folder holds no .json or .jsonl file", arg);
     }
-    for (const char *p = arg; *p;) {
-        size_t len = strcspn(p, ",");
-        if (len > 0) {
-            *files = xgd_realloc(*files, sizeof(char *) * (*n + 1));
-            (*files)[*n] = xgd_calloc(len + 1, 1);
-            memcpy((*files)[*n], p, len);
-            if (access((*files)[(*n)++], R_OK) != 0) return xgd_fail("--datapath: cannot read %s", (*files)[*n - 1]);
-        }
-        p += len + (p[len] == ',');
-    }
+    *files = xgd_split_list(arg, ",", n);
+    for (int i = 0; i < *n; i++)
+        if (access((*files)[i], R_OK) != 0) return xgd_fail("--datapath: cannot read %s", (*files)[i]);
     return *n ? 0 : xgd_fail("--datapath: no file named");
 }
 
@@ -151,10 +146,10 @@ int cmd_score(int argc, char **argv) {
         o.api_key = key;
     }
     char **files = NULL;
-    size_t nfiles = 0;
+    int nfiles = 0;
     xgd_scorer *s = datapath_list(datapath, &files, &nfiles) == 0 ? xgd_scorer_open(&o) : NULL;
     if (!s) rc = -1;
-    for (size_t i = 0; rc == 0 && i < nfiles; i++) {
+    for (int i = 0; rc == 0 && i < nfiles; i++) {
         char *out = xgd_score_output_path(output_folder, files[i]);
         xgd_score_stats st = {0};
         xgd_progress bar;
@@ -168,7 +163,7 @@ int cmd_score(int argc, char **argv) {
         xgd_score_stats_free(&st);
         free(out);
     }
-    xgd_free_files(files, nfiles);
+    xgd_free_list(files);
     xgd_scorer_free(s);
     if (key) { memset(key, 0, strlen(key)); free(key); }
     return rc == 0 ? 0 : cli_error();

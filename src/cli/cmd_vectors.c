@@ -168,7 +168,7 @@ int cmd_vectors(int argc, char **argv) {
     if (mean) printf("kept %zu of %ld (mean activation > 0)\n", json_array_size(json_object_get(root, "kept")), topk);
     rc = 0;
     if (output) {
-        char *jp = xgd_out_path(output, "vectors.json"), *tp = xgd_out_path(output, "vectors.txt");
+        char *jp = xgd_path_join(output, "vectors.json"), *tp = xgd_path_join(output, "vectors.txt");
         rc = xgd_mkdir_p(output);
         if (rc == 0) rc = xgd_json_write(jp, root);
         if (rc == 0) {

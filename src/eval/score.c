@@ -6,6 +6,7 @@
 #include "base/json.h"
 #include "base/jsonl.h"
 #include "base/pyjson.h"
+#include "base/strlist.h"
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -42,20 +43,21 @@ const char *xgd_scorer_tag(const xgd_scorer *s) { return s->tag; }
 
 json_t *xgd_score_attributes(const char *list) {
     json_t *a = json_array();
-    char *copy = xgd_strdup(list && *list ? list : "TOXICITY"), *save = NULL;
-    for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-        for (char *c = t; *c; c++) {
+    int n;
+    char **names = xgd_split_list(list && *list ? list : "TOXICITY", ", ", &n);
+    for (int i = 0; i < n; i++) {
+        for (char *c = names[i]; *c; c++) {
             *c = (char)toupper((unsigned char)*c);
             if (!isalnum((unsigned char)*c) && *c != '_' && *c != '@' && *c != '.') {
-                xgd_fail("--attributes: '%s' is not an attribute name (e.g. TOXICITY,INSULT or TOXICITY@6)", t);
+                xgd_fail("--attributes: '%s' is not an attribute name (e.g. TOXICITY,INSULT or TOXICITY@6)", names[i]);
                 json_decref(a);
-                free(copy);
+                xgd_free_list(names);
                 return NULL;
             }
         }
-        json_array_append_new(a, json_string(t));
+        json_array_append_new(a, json_string(names[i]));
     }
-    free(copy);
+    xgd_free_list(names);
     if (json_array_size(a) == 0) { json_decref(a); xgd_fail("--attributes: no attribute named"); return NULL; }
     return a;
 }

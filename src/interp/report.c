@@ -20,8 +20,6 @@ int xgd_json_write(const char *path, const json_t *root) {
     return rc;
 }
 
-char *xgd_out_path(const char *dir, const char *name) { return xgd_path_join(dir, name); }
-
 /* Replace {lang} and {LANG} (upper case) in pattern. */
 char *xgd_expand_lang(const char *pattern, const char *lang) {
     size_t cap = strlen(pattern) * (strlen(lang) + 1) + 1, n = 0; /* each byte at most one lang */
@@ -36,21 +34,3 @@ char *xgd_expand_lang(const char *pattern, const char *lang) {
     s[n] = 0;
     return s;
 }
-
-/* Split "a,b,c" into a NULL-terminated list of new strings. */
-char **xgd_split_list(const char *s, int *n) {
-    char *dup = xgd_strdup(s), *save = NULL;
-    char **v = xgd_malloc(sizeof(char *) * (strlen(s) + 2));
-    *n = 0;
-    for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        if (*t) v[(*n)++] = xgd_strdup(t);
-    v[*n] = NULL;
-    free(dup);
-    return v;
-}
-
-void xgd_free_list(char **v) {
-    for (int i = 0; v && v[i]; i++) free(v[i]);
-    free(v);
-}
-
