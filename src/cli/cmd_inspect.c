@@ -62,6 +62,19 @@ static void json_head(const char *path, const char *family, const char *format) 
     xgd_pyjson_str(stdout, format);
 }
 
+/* The text table's first and last lines for the encoder models. */
+static void text_head(const char *path, const char *family, const char *role, const char *format) {
+    printf("model       %s\nfamily      %s (%s)\nformat      %s\n", path, family, role, format);
+}
+
+static void text_tail(const tensor_stats *s) {
+    char a[32];
+    human(a, sizeof a, (double)s->bytes);
+    printf("parameters  %lld (%.3f B)\n", s->params, (double)s->params / 1e9);
+    print_dtypes_text(s->count);
+    printf("memory      weights %s (memory-mapped, kept in their dtype)\n", a);
+}
+
 static int inspect_decoder(const char *arg, int as_json, long ctx) {
     xgd_model *m;
     if (xgd_model_load(&m, arg) != 0) return -1;
@@ -112,16 +125,11 @@ static int inspect_t5(const char *arg, int as_json) {
         print_dtypes_json(s.count);
         printf("}\n");
     } else {
-        char a[32];
-        human(a, sizeof a, (double)s.bytes);
-        printf("model       %s\nfamily      %s (encoder-decoder: xgd metrics perplexity --eval_model_id)\nformat      %s\n",
-               m->path, mt ? mt : "t5", xgd_ckpt_format(m->ckpt));
+        text_head(m->path, mt ? mt : "t5", "encoder-decoder: xgd metrics perplexity --eval_model_id", xgd_ckpt_format(m->ckpt));
         printf("shape       vocab %d, d_model %d, encoder layers %d, decoder layers %d, heads %d (d_kv %d), d_ff %d (%s), buckets %d\n",
                hp->vocab, hp->d_model, hp->n_enc, hp->n_dec, hp->n_head, hp->d_kv, hp->d_ff, ff, hp->buckets);
         printf("head        %s\n", m->lm_head.data == m->shared.data ? "tied to the shared embedding" : "separate lm_head");
-        printf("parameters  %lld (%.3f B)\n", s.params, (double)s.params / 1e9);
-        print_dtypes_text(s.count);
-        printf("memory      weights %s (memory-mapped, kept in their dtype)\n", a);
+        text_tail(&s);
     }
     xgd_t5_free(m);
     return 0;
@@ -142,17 +150,13 @@ static int inspect_xlmr(const char *arg, int as_json) {
         print_dtypes_json(s.count);
         printf("}\n");
     } else {
-        char a[32];
-        human(a, sizeof a, (double)s.bytes);
-        printf("model       %s\nfamily      %s (sequence classifier: xgd score --backend classifier)\nformat      %s\n",
-               m->path, mt ? mt : "xlm-roberta", xgd_ckpt_format(m->ckpt));
+        text_head(m->path, mt ? mt : "xlm-roberta", "sequence classifier: xgd score --backend classifier", xgd_ckpt_format(m->ckpt));
         printf("shape       vocab %d, hidden %d, layers %d, heads %d, mlp %d, positions %d\n",
                m->vocab, m->hidden, m->n_layer, m->n_head, m->inter, m->max_pos);
         printf("labels     ");
         for (int i = 0; i < m->n_labels; i++) printf(" %d=%s%s", i, m->labels[i], i == toxic ? " (scored as toxic)" : "");
-        printf("\nparameters  %lld (%.3f B)\n", s.params, (double)s.params / 1e9);
-        print_dtypes_text(s.count);
-        printf("memory      weights %s (memory-mapped, kept in their dtype)\n", a);
+        printf("\n");
+        text_tail(&s);
     }
     xgd_xlmr_free(m);
     return 0;
