@@ -66,15 +66,15 @@ static void top_c(int32_t *idx, int n, int c, const float *v) {
     qsort_r(idx, (size_t)(c < n ? c : n), sizeof(int32_t), cmp_desc, (void *)v);
 }
 
-/* ---- top-p alone (the study's setting): the nucleus from a histogram of the probabilities ----
+/* ---- top-p alone (the study's setting): the nucleus from a histogram of the exponentials ----
  * Random and weakly trained models have flat distributions whose nucleus holds tens of thousands
- * of tokens; ordering them (quickselect by mass, then a walk) was a fifth of a decode step. Here
- * the exponentials e = exp(s - max) (probabilities times z), all in [0, 1], are binned by their top bits (exponent and 7 mantissa bits:
- * a bin is 1/128 of an octave), so the bins are in the tokens' order. A walk down the bins'
- * masses finds the one bin where the cumulative mass crosses p; only that bin's tokens are
- * sorted. The draw finds its bin the same way and sorts only that one. The result is the
- * definition in sampler.h, summed in double in another order than a full sort would (a
- * rounding-level difference at the boundary). */
+ * of tokens; ordering them (quickselect by mass, then a walk) took a fifth of a decode step. Here
+ * the exponentials e = exp(s - max) (the probabilities times z), all in [0, 1], are binned by
+ * their top 16 bits (exponent and 7 mantissa bits: a bin is 1/128 of an octave), so the bins are
+ * in the tokens' order. A walk down the bins' masses finds the one bin where the cumulative mass
+ * crosses p; only that bin's tokens are sorted. The draw finds its bin the same way and sorts
+ * only that one. The result is the definition in sampler.h, summed in double in another order
+ * than a full sort would (a rounding-level difference at the boundary). */
 
 static inline uint32_t bin_of(float e) {
     uint32_t u;
@@ -153,7 +153,7 @@ static int32_t nucleus_draw(const nucleus *nu, xgd_sampler_work *w, int V, doubl
     return w->idx[nu->kcut - 1];   /* rounding: u*zz reached zz */
 }
 
-/* The nucleus as probabilities: p/zz for the kept tokens, 0 for the rest. */
+/* The nucleus as probabilities: e/zz for the kept tokens, 0 for the rest. */
 static void nucleus_probs(const nucleus *nu, const xgd_sampler_work *w, int V, float *probs) {
     for (int v = 0; v < V; v++) probs[v] = bin_of(w->e[v]) > nu->cut ? (float)(w->e[v] / nu->zz) : 0.0f;
     for (int i = 0; i < nu->kcut; i++) probs[w->idx[i]] = (float)(w->e[w->idx[i]] / nu->zz);
@@ -205,7 +205,7 @@ static int filter(const float *logits, int V, const xgd_sampling *sp, xgd_sample
                 mass += pj;
                 keep++;
             }
-            /* (top-p alone never comes here: nucleus() serves it) */
+            /* (top-p alone never comes here: nucleus_find serves it) */
             if (keep == c && c < n) { c = V; continue; }
         }
         /* with neither top-p nor min-p every token survives; the draw walks idx in the
