@@ -292,7 +292,7 @@ static int train_loop(trainer *t) {
     if (rc == 0) {
         /* final_checkpoint: the best weights when evaluation ran (load_best_model_at_end), else the last */
         char *fin = xgd_path_join(a->output_dir, "final_checkpoint"), *best = xgd_path_join(a->output_dir, "best");
-        if (rs.best_step >= 0 && xgd_is_dir(best)) rc = load_weights(t, best);
+        if (rs.best_step >= 0 && rs.best_step != rs.step && xgd_is_dir(best)) rc = load_weights(t, best);  /* else in memory */
         if (rc == 0) rc = save_weights(t, fin, a->save_dtype);
         if (rc == 0) {
             char best_s[32] = "null";
