@@ -219,8 +219,8 @@ void xgd_adapter_attach(xgd_adapter *a, int on) {
 
 void xgd_adapter_zero_grad(xgd_adapter *a) {
     for (int i = 0; i < a->n; i++) {
-        memset(a->items[i].dA, 0, sizeof(float) * (size_t)(a->r * a->items[i].in));
-        memset(a->items[i].dB, 0, sizeof(float) * (size_t)(a->items[i].out * a->r));
+        memset(a->items[i].dA, 0, sizeof(float) * (size_t)(a->items[i].r * a->items[i].in));
+        memset(a->items[i].dB, 0, sizeof(float) * (size_t)(a->items[i].out * a->items[i].r));
     }
 }
 

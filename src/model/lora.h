@@ -50,8 +50,13 @@ const char *xgd_lora_default_targets(const xgd_model *m);
 /* New adapters on every module whose path equals a target or ends with "." + target, with PEFT's
  * initialisation (linear: A ~ U(-1/sqrt(in), 1/sqrt(in)), B = 0; embedding: A = 0, B ~ N(0,1)). */
 int xgd_adapter_create(xgd_adapter **out, xgd_model *m, const char *targets_csv, int r, float alpha, int rslora, uint64_t seed);
-/* Read a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) for m. */
+/* Read a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) for m, with PEFT's
+ * per-module rank_pattern / alpha_pattern (each module's own r and scale). bias other than "none"
+ * and modules_to_save are refused with a message. */
 int xgd_adapter_load(xgd_adapter **out, xgd_model *m, const char *dir);
+/* PEFT's pattern lookup (rank_pattern, alpha_pattern: a JSON object, NULL = empty) for a module
+ * name; *value is left as is when no key matches. */
+int xgd_lora_pattern(const json_t *patterns, const char *module, double *value);
 /* Write a PEFT adapter folder that PEFT loads (and the full embedding/head weights when those are
  * targeted, as PEFT's save_embedding_layers="auto" does). */
 int xgd_adapter_save(const xgd_adapter *a, const xgd_model *m, const char *dir, const char *base_name);

@@ -4,6 +4,8 @@
 #include "base/fs.h"
 #include "base/json.h"
 #include <math.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +44,17 @@ int xgd_adapter_save(const xgd_adapter *a, const xgd_model *m, const char *dir, 
     json_object_set_new(c, "init_lora_weights", json_true());
     json_object_set_new(c, "layers_to_transform", json_null());
     json_object_set_new(c, "layers_pattern", json_null());
-    json_object_set_new(c, "rank_pattern", json_object());
-    json_object_set_new(c, "alpha_pattern", json_object());
+    /* modules whose rank or alpha differs from r / lora_alpha (an adapter loaded with patterns),
+     * by their full names */
+    json_t *rp = json_object(), *ap = json_object();
+    for (int i = 0; i < a->n; i++) {
+        const xgd_lora *lo = &a->items[i];
+        float al = lo->scale * (a->rslora ? sqrtf((float)lo->r) : (float)lo->r);
+        if (lo->r != a->r) json_object_set_new(rp, lo->module, json_integer(lo->r));
+        if (fabsf(al - a->alpha) > 1e-5f * fabsf(a->alpha)) json_object_set_new(ap, lo->module, floor(al) == al ? json_integer((json_int_t)al) : json_real(al));
+    }
+    json_object_set_new(c, "rank_pattern", rp);
+    json_object_set_new(c, "alpha_pattern", ap);
     json_object_set_new(c, "use_rslora", json_boolean(a->rslora));
     json_object_set_new(c, "use_dora", json_false());
     char *text = json_dumps(c, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -92,6 +103,34 @@ int xgd_adapter_save(const xgd_adapter *a, const xgd_model *m, const char *dir, 
     return rc;
 }
 
+/* PEFT's rank_pattern / alpha_pattern lookup: the first key (in the file's order) that matches the
+ * module's name as the regular expression (.*\.)?(KEY)$ from its start gives the value; none keeps
+ * *value. Keys are regular expressions (PCRE2 here, Python's re there: the usual syntax agrees). */
+int xgd_lora_pattern(const json_t *patterns, const char *module, double *value) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)patterns, k, v) {
+        size_t n = strlen(k) + 16;
+        char *re = xgd_malloc(n);
+        snprintf(re, n, "(.*\\.)?(%s)$", k);
+        int err;
+        PCRE2_SIZE off;
+        pcre2_code *code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_ANCHORED, &err, &off, NULL);
+        free(re);
+        if (!code) return xgd_fail("pattern key '%s' is not a valid regular expression", k);
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+        int hit = pcre2_match(code, (PCRE2_SPTR)module, strlen(module), 0, 0, md, NULL) >= 0;
+        pcre2_match_data_free(md);
+        pcre2_code_free(code);
+        if (hit) {
+            if (!json_is_number(v)) return xgd_fail("pattern '%s' has a non-numeric value", k);
+            *value = json_number_value(v);
+            return 0;
+        }
+    }
+    return 0;
+}
+
 int xgd_adapter_load(xgd_adapter **out, xgd_model *m, const char *dir) {
     *out = NULL;
     char *cpath = xgd_path_join(dir, "adapter_config.json"), *wpath = xgd_path_join(dir, "adapter_model.safetensors");
@@ -103,10 +142,11 @@ int xgd_adapter_load(xgd_adapter **out, xgd_model *m, const char *dir) {
     if (strcmp(pt, "LORA") != 0) { xgd_fail("%s: peft_type '%s' is not supported (only LORA)", cpath, pt); goto done; }
     if (xgd_json_bool(c, "use_dora", 0)) { xgd_fail("%s: DoRA adapters (use_dora) are not supported", cpath); goto done; }
     if (xgd_json_bool(c, "lora_bias", 0)) { xgd_fail("%s: lora_bias adapters are not supported", cpath); goto done; }
-    if (json_object_size(json_object_get(c, "rank_pattern")) || json_object_size(json_object_get(c, "alpha_pattern"))) {
-        xgd_fail("%s: per-module rank_pattern/alpha_pattern are not supported", cpath);
-        goto done;
-    }
+    const char *bias = xgd_json_str(c, "bias", "none");
+    if (strcmp(bias, "none") != 0) { xgd_fail("%s: bias \"%s\" adapters (trained base biases) are not supported", cpath, bias); goto done; }
+    json_t *mts = json_object_get(c, "modules_to_save");
+    if (json_is_array(mts) && json_array_size(mts)) { xgd_fail("%s: modules_to_save (fully trained extra modules) is not supported", cpath); goto done; }
+    json_t *rpat = json_object_get(c, "rank_pattern"), *apat = json_object_get(c, "alpha_pattern");
     int r = (int)xgd_json_int(c, "r", 8);
     float alpha = (float)xgd_json_num(c, "lora_alpha", 8);
     int rslora = xgd_json_bool(c, "use_rslora", 0);
@@ -125,7 +165,30 @@ int xgd_adapter_load(xgd_adapter **out, xgd_model *m, const char *dir) {
         used += (size_t)snprintf(csv + used, sizeof csv - used, "%s%.*s", used ? "," : "", len, k + 17);
     }
     if (!used) { xgd_fail("%s: no lora_A tensors", wpath); goto done; }
-    if (xgd_adapter_create(&probe, m, csv, r, alpha, rslora, 0) != 0) { xgd_err_context("%s", wpath); goto done; }
+    /* room for the largest rank; each module then takes its own rank and scale */
+    int rmax = r;
+    const char *pk;
+    json_t *pv;
+    json_object_foreach(rpat, pk, pv) {
+        if (!json_is_integer(pv) || json_integer_value(pv) < 1) { xgd_fail("%s: rank_pattern['%s'] is not a positive integer", cpath, pk); goto done; }
+        if (json_integer_value(pv) > rmax) rmax = (int)json_integer_value(pv);
+    }
+    if (xgd_adapter_create(&probe, m, csv, rmax, alpha, rslora, 0) != 0) { xgd_err_context("%s", wpath); goto done; }
+    probe->r = r;
+    probe->nparams = 0;
+    for (int i = 0; i < probe->n; i++) {
+        xgd_lora *lo = &probe->items[i];
+        double ri = r, ai = alpha;
+        if (xgd_lora_pattern(rpat, lo->module, &ri) != 0 || xgd_lora_pattern(apat, lo->module, &ai) != 0) {
+            xgd_err_context("%s", cpath);
+            xgd_adapter_free(probe);
+            probe = NULL;
+            goto done;
+        }
+        lo->r = (int)ri;
+        lo->scale = rslora ? (float)ai / sqrtf((float)ri) : (float)ai / (float)ri;
+        probe->nparams += (int64_t)lo->r * (lo->in + lo->out);
+    }
     /* targets recorded as in the config */
     for (int i = 0; i < probe->ntargets; i++) free(probe->targets[i]);
     free(probe->targets);
