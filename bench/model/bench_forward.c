@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Read-only streaming bandwidth over a buffer much larger than the caches (GB/s, best of 3): an
- * XOR over 64-bit words, which the compiler vectorises (a float sum would be latency-bound). */
+/* Read-only streaming bandwidth over a buffer much larger than the caches (GB/s, best of 3; run
+ * before and after the timings, the better kept): an XOR over 64-bit words, which the compiler
+ * vectorises (a float sum would be latency-bound). */
 static double dram_read_gbs(void) {
     size_t n = (size_t)128 << 20; /* 1 GiB of 64-bit words */
     uint64_t *a = xgd_aligned_alloc(n * sizeof(uint64_t));
@@ -58,6 +59,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < B * T; i++) ids[i] = (int32_t)((i * 7919) % V);
     float *logits = xgd_malloc(sizeof(float) * (size_t)B * (size_t)T * (size_t)V);
     double tp[16], td[16];
+    const double gbs0 = dram_read_gbs();
     if (R > 16) R = 16;
     /* prefill: B sequences of T tokens, logits at every position (as transformers' forward computes them) */
     xgd_state *s = xgd_state_new(m, B, T + S);
@@ -89,12 +91,18 @@ int main(int argc, char **argv) {
     if (m->fam->pos == POS_LEARNED) block_params -= (double)hp->max_pos * hp->hidden;
     double flops = 2.0 * block_params * B * T + 2.0 * hp->n_layer * (double)B * T * T * hp->n_head * hp->head_dim
                  + 2.0 * (double)B * T * hp->vocab * hp->hidden;
+    /* bytes a decode step streams: every weight except the input embeddings (untied token table,
+     * learned positions), of which it reads one row */
+    const double bpp = (double)m->weight_bytes / (double)m->n_params;
+    double dec_bytes = (double)m->weight_bytes - (hp->tied ? 0.0 : bpp * hp->vocab * hp->hidden);
+    if (m->fam->pos == POS_LEARNED) dec_bytes -= bpp * hp->max_pos * hp->hidden;
     double gbs = dram_read_gbs();
+    if (gbs < gbs0) gbs = gbs0;   /* a shared machine's bandwidth swings: the better of before/after */
     printf("{\"model\": \"%s\", \"family\": \"%s\", \"params\": %lld, \"weight_bytes\": %lld, \"threads\": %d, "
            "\"batch\": %d, \"prompt\": %d, \"prefill_s\": %.4f, \"prefill_tok_s\": %.1f, \"prefill_gflops\": %.1f, "
-           "\"decode_tok_s\": %.2f, \"decode_weight_gbs\": %.2f, \"dram_read_gbs\": %.2f, \"blas_core\": \"%s\"}\n",
+           "\"decode_tok_s\": %.2f, \"decode_bytes\": %.0f, \"decode_weight_gbs\": %.2f, \"dram_read_gbs\": %.2f, \"blas_core\": \"%s\"}\n",
            argv[1], m->fam->model_type, (long long)m->n_params, (long long)m->weight_bytes, xgd_num_threads(), B, T,
-           prefill, B * T / prefill, flops / prefill / 1e9, 1.0 / decode, (double)m->weight_bytes / decode / 1e9, gbs, xgd_blas_core());
+           prefill, B * T / prefill, flops / prefill / 1e9, 1.0 / decode, dec_bytes, dec_bytes / decode / 1e9, gbs, xgd_blas_core());
     free(ids);
     free(logits);
     xgd_model_free(m);
