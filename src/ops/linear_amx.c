@@ -72,15 +72,10 @@ AMXK static void config_tiles(void) {
 }
 
 /* rows m0..m0+n of x to bf16 in xb (row stride ldx), zeros from column K to ldx */
-AMXK static void x_rows_to_bf16(uint16_t *xb, int64_t ldx, const float *x, int64_t K, int64_t m0, int64_t n) {
+static void x_rows_to_bf16(uint16_t *xb, int64_t ldx, const float *x, int64_t K, int64_t m0, int64_t n) {
     for (int64_t m = m0; m < m0 + n; m++) {
-        const float *s = x + m * K;
-        uint16_t *d = xb + m * ldx;
-        int64_t i = 0;
-        for (; i + 32 <= K; i += 32)
-            _mm512_storeu_si512(d + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + i + 16), _mm512_loadu_ps(s + i)));
-        for (; i < K; i++) d[i] = xgd_f32_to_bf16(s[i]);
-        memset(d + K, 0, (size_t)(ldx - K) * sizeof(uint16_t));
+        xgd_row_to_bf16(xb + m * ldx, x + m * K, K);
+        memset(xb + m * ldx + K, 0, (size_t)(ldx - K) * sizeof(uint16_t));
     }
 }
 

@@ -94,14 +94,9 @@ static void pack(uint32_t *P, const uint16_t *A, int64_t n_out, int64_t n_in, in
     }
 }
 
-/* one row of x to bf16, round to nearest even (vcvtne2ps2bf16), zero pad to an even length */
-BF16K static void x_to_bf16(uint16_t *dst, const float *src, int64_t n) {
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i));
-        _mm512_storeu_si512(dst + i, (__m512i)h);
-    }
-    for (; i < n; i++) dst[i] = xgd_f32_to_bf16(src[i]);
+/* one row of x to bf16 (round to nearest even), zero padded to an even length */
+static void x_to_bf16(uint16_t *dst, const float *src, int64_t n) {
+    xgd_row_to_bf16(dst, src, n);
     if (n & 1) dst[n] = 0;
 }
 

@@ -95,6 +95,19 @@ AVX512 static void f16_to_f32_avx512(float *dst, const uint16_t *src, int64_t n)
     for (; i < n; i++) dst[i] = xgd_f16_to_f32(src[i]);
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+static void f32_to_bf16_avx512(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)   /* vcvtne2ps2bf16: round to nearest even, like xgd_f32_to_bf16 */
+        _mm512_storeu_si512(dst + i, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + i + 16), _mm512_loadu_ps(src + i)));
+    for (; i < n; i++) dst[i] = xgd_f32_to_bf16(src[i]);
+}
+
+void xgd_row_to_bf16(uint16_t *dst, const float *src, int64_t n) {
+    if (xgd_cpu_avx512bf16()) { f32_to_bf16_avx512(dst, src, n); return; }
+    for (int64_t i = 0; i < n; i++) dst[i] = xgd_f32_to_bf16(src[i]);
+}
+
 void xgd_row_to_f32(float *dst, const void *src, xgd_dtype t, int64_t n) {
     if (t == XGD_BF16 && xgd_cpu_avx512()) bf16_to_f32_avx512(dst, src, n);
     else if (t == XGD_F16 && xgd_cpu_avx512()) f16_to_f32_avx512(dst, src, n);
