@@ -3,7 +3,7 @@
 #   gpt2-124m: GPT-2 124M (vocab 50257, 12 x 768), prompts through the GPT-2 tokenizer;
 #   llama-1b:  TinyLlama 1.1B (vocab 32000, 22 x 2048, MLP 5632, 32 heads, 4 KV heads), f32 (4.4 GB),
 #              prompts through the Llama-2 tokenizer with BOS;
-# each timed as xgd batched (as `xgd generate` runs: one prefill per prompt, ~200 sequences per decode
+# each timed as xgd batched (as `xgd generate` runs: one prefill per prompt, ~400 sequences per decode
 # step), xgd one sample at a time (prefill + single-sequence decode per sample), and PyTorch with a KV
 # cache and the 25 samples of a prompt as one batch (HF generate(num_return_sequences=25)), in the
 # same run. PyTorch runs at its best setting here (torch.set_num_threads(1), OpenBLAS on 2 threads:

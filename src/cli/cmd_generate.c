@@ -61,7 +61,7 @@ int cmd_generate(int argc, char **argv) {
         {"seed", OPT_INT, &seed, "0", "random seed; sample k of prompt p has its own stream, so runs are reproducible"},
         {"tokenizer", OPT_STR, &tokenizer, "PATH", "tokenizer folder or file (default: the model folder)"},
         {"adapter", OPT_STR, &adapter, "DIR", "apply a PEFT LoRA adapter folder (unmerged)"},
-        {"group", OPT_INT, &group, "G", "prompts decoded together (default: about 200 sequences per batch)"},
+        {"group", OPT_INT, &group, "G", "prompts decoded together (default: about 400 sequences per batch)"},
         {"intervene", OPT_STR, &intervene, "SPEC", "edit neurons at every position, e.g. 'layer.19.mlp.post_act[1234,77]+=5' or '...=0'; edits separated by commas"},
         {"limit", OPT_INT, &limit, "K", "only the first K prompts of each file"},
         {"overwrite", OPT_FLAG, &overwrite, NULL, "discard an existing output file instead of resuming it"},

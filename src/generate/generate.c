@@ -26,7 +26,7 @@ static void sample_rows(const float *logits, int R, int V, const int *row_of_seq
 int xgd_gen_group(const xgd_model *m, int N, int max_tokens) {
     const xgd_hparams *hp = &m->hp;
     double row_bytes = 4.0 * 2 * hp->n_layer * (double)hp->n_kv * hp->head_dim * (64 + (max_tokens > 0 ? max_tokens : 0));
-    int rows = 200;
+    int rows = 400;
     while (rows > N && rows * row_bytes > 4e9) rows /= 2;
     return N >= rows ? 1 : rows / N;
 }

@@ -27,13 +27,13 @@ typedef struct {
     int *len;
 } xgd_gen_out;
 
-/* The default group: prompts whose N samples decode together. About 200 rows per decode step: the
+/* The default group: prompts whose N samples decode together. About 400 rows per decode step: the
  * weights are streamed and repacked by sgemm once per step, so fewer, larger steps cost less per
  * token (perf on the GPT-2-124M shape: sgemm's packing was 32% of the decode time at 50 rows, 17% at
- * 100),
- * capped so the KV cache stays within ~4 GB at prompts of 64 tokens (RTP-LX prompts are shorter;
- * longer ones grow the cache in proportion: --group sets it). mGPT-1.3B gets 4 prompts, the
- * GPT-2-124M and TinyLlama shapes 8. */
+ * 100; batched tokens/s on the busy 2-core machine, alternating runs: 218-269 at 100 rows, 289-327
+ * at 200, 333-345 at 400), capped so the KV cache stays within ~4 GB at prompts of 64 tokens
+ * (RTP-LX prompts are shorter; longer ones grow the cache in proportion: --group sets it).
+ * mGPT-1.3B gets 4 prompts of 25 samples, the GPT-2-124M and TinyLlama shapes 16. */
 int xgd_gen_group(const xgd_model *m, int N, int max_tokens);
 
 /* Generate for prompts[first .. first+G): prompts[i] has lens[i] ids. index0 is the global index

@@ -40,8 +40,8 @@ static void test_grouping(const xgd_model *m, const char *name) {
         run(m, &o, group, b, lb);
         CHECK_MSG(memcmp(la, lb, sizeof la) == 0 && memcmp(a, b, sizeof a) == 0, "%s: group %d changed the samples", name, group);
     }
-    /* the default group: about 200 rows per decode step, at least one prompt */
-    CHECK(xgd_gen_group(m, 25, 20) == 8 && xgd_gen_group(m, 5, 20) == 40 && xgd_gen_group(m, 500, 20) == 1);
+    /* the default group: about 400 rows per decode step, at least one prompt */
+    CHECK(xgd_gen_group(m, 25, 20) == 16 && xgd_gen_group(m, 5, 20) == 80 && xgd_gen_group(m, 500, 20) == 1);
     /* the samples of one prompt differ from each other (independent streams) */
     int differ = 0;
     for (int k = 1; k < 5; k++) differ |= memcmp(a, a + k * 6, 6 * sizeof(int32_t)) != 0;
