@@ -16,12 +16,13 @@
  *     weights widened to f32 (what tests/golden's bf16 references hold, at 1e-4).
  * The default is exact, decided by measurement on a 2-core Intel Xeon (Emerald Rapids): AMX is
  *     3-5x faster than sgemm on prefill shapes (300-520 GFLOP/s against 90-120 for OpenBLAS sgemm
- *     on the same busy machine; GPT-2-124M bf16 prefill 2-3.6x faster), but rounding activations
- *     moves results by ~1e-2 relative, and since decode and other M < 16 products stay exact
- *     (the small-M kernel reads each weight once; AMX at M = 1 is 2-7x slower there), a sequence's
- *     logits would then depend on how many rows it was batched with. The engine's tests hold batch
- *     invariance at 1e-5 (tests/interp, tests/generate's grouping) and the bf16 golden references
- *     are f32 math at 1e-4, so fast mode is an explicit choice: XGD_BF16_DOT=1 or
+ *     on the same busy machine) and the bf16 prefill of whole models 2-7x faster (README), but
+ *     rounding activations moves hidden states by ~1e-2 (0.008-0.05 on tests/interp's tiny
+ *     models), and since decode and other M < 16 products stay exact (the small-M kernel reads
+ *     each weight once; AMX at M = 1 is 2-7x slower there), a sequence's logits would then depend
+ *     on how many rows it was batched with. The engine's tests hold batch invariance at 1e-5
+ *     (tests/interp, tests/generate's grouping) and the bf16 golden references are f32 math at
+ *     1e-4, so fast mode is an explicit choice: XGD_BF16_DOT=1 or
  *     xgd_ops_set_fast_bf16(1) (which is what transformers computes on a bf16 model).
  *     vdpbf16ps alone runs at the f32 FMA rate there (110-150 GFLOP/s, slower than the exact
  *     path); it can only pay off where bf16 dot products run at twice the f32 rate (Zen 4 per
