@@ -13,10 +13,11 @@
 # the whole run near 10 minutes on a quiet 2-core machine.
 #   bash bench/generate/bench_generate.sh [PROMPTS] [SHAPES]   (default: 50 "gpt2-124m llama-1b")
 # Needs ../shared for RTP-LX and the tokenizers (random ids of RTP-LX-like lengths otherwise).
-# Timed commands run under `flock /work/bench.lock` and, for the ~1B shape (~5 GB), `flock /work/heavy.lock`
-# first, when those files exist (shared machines; set XGD_BENCH_LOCKED=1 / XGD_HEAVY_LOCKED=1 when the
-# caller already holds them).
+# Timed commands run under `flock /work/bench.lock`, and the whole ~1B shape (~5 GB) under one hold of
+# `flock /work/heavy.lock`, when those files exist (shared machines; set XGD_BENCH_LOCKED=1 /
+# XGD_HEAVY_LOCKED=1 when the caller already holds them).
 set -euo pipefail
+self=$(readlink -f "$0")
 cd "$(dirname "$0")/../.."
 XGD=${XGD:-build/xgd}; BENCH=${BENCH:-build/bench/bench_generate}
 D=${XGD_BENCH_DIR:-/tmp/xgd-bench}; mkdir -p "$D"
@@ -46,14 +47,12 @@ for _ in range($P): print(' '.join(str(random.randrange($3)) for _ in range(rand
   fi
 }
 
-# shape NAME FAMILY CONFIG TOKENIZER VOCAB TOKARGS BATCHED_PROMPTS OB_PROMPTS OB_SAMPLES TORCH_PROMPTS [LOCK...]
-# (LOCK...: a command prefix for the big model's runs, e.g. flock /work/heavy.lock)
+# shape NAME FAMILY CONFIG TOKENIZER VOCAB TOKARGS BATCHED_PROMPTS OB_PROMPTS OB_SAMPLES TORCH_PROMPTS
 shape() {
-  local name=$1 fam=$2 cfg=$3 tok=$4 vocab=$5 tokargs=$6 pa=$7 obp=$8 obs=$9 pt=${10}; shift 10
-  local big=("$@") m="$D/$name-f32"
-  local run=("${big[@]}" "${timed[@]}")
+  local name=$1 fam=$2 cfg=$3 tok=$4 vocab=$5 tokargs=$6 pa=$7 obp=$8 obs=$9 pt=${10}
+  local run=("${timed[@]}") m="$D/$name-f32"
   echo "$cfg" >"$D/$name.json"
-  [ -f "$m/model.safetensors" ] || "${big[@]}" "$XGD" -q init --family "$fam" --config "$D/$name.json" --out "$m" >/dev/null
+  [ -f "$m/model.safetensors" ] || "$XGD" -q init --family "$fam" --config "$D/$name.json" --out "$m" >/dev/null
   ids "$name" "$tok" "$vocab" "$tokargs"
   [ "$pa" -le "$P" ] || pa=$P
   [ "$pt" -le "$P" ] || pt=$P
@@ -75,9 +74,11 @@ for s in $SHAPES; do
   case $s in
     gpt2-124m) shape gpt2-124m gpt2 '{"vocab_size": 50257, "n_embd": 768, "n_layer": 12, "n_head": 12, "n_positions": 1024}' \
                  ../shared/models/tokenizers/gpt2/vocab.json 50257 "" "$P" 4 25 10 ;;
-    llama-1b) shape llama-1b llama '{"vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
+    llama-1b) if [ ${#heavy[@]} -gt 0 ]; then   # the whole shape under one hold of the heavy lock
+                "${heavy[@]}" env XGD_HEAVY_LOCKED=1 bash "$self" "$P" llama-1b; continue; fi
+              shape llama-1b llama '{"vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
                  "num_attention_heads": 32, "num_key_value_heads": 4, "max_position_embeddings": 2048, "rms_norm_eps": 1e-5}' \
-                 ../shared/models/tokenizers/llama2/tokenizer.model 32000 --add_special_tokens 16 1 5 2 "${heavy[@]}" ;;
+                 ../shared/models/tokenizers/llama2/tokenizer.model 32000 --add_special_tokens 16 1 5 2 ;;
     *) echo "unknown shape $s (gpt2-124m, llama-1b)" >&2; exit 2 ;;
   esac
 done
