@@ -11,7 +11,18 @@ void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dt
                       int64_t n_out, int64_t n_in, int dotform) {
     const size_t es = xgd_dtype_size(t);
     const int nt = xgd_ops_threads((double)M * (double)n_out * (double)n_in);
-    if (dotform) {
+    if (dotform && M == 1 && t == XGD_BF16 && xgd_bf16_pairs_ok()) {
+        /* decode with bf16 (out, in) weights: x reordered once, then one 64-byte weight load per
+         * 32 products (see xgd_dot_bf16_pairs) */
+        float *xp = xgd_malloc(sizeof(float) * (size_t)n_in);
+        xgd_bf16_pair_order(xp, x, n_in);
+        const uint16_t *W = A;
+        const int64_t n4 = n_out / 4;
+        #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+        for (int64_t b = 0; b < n4; b++) xgd_dot_bf16_pairs4(y + 4 * b, xp, W + (size_t)(4 * b * n_in), n_in);
+        for (int64_t o = 4 * n4; o < n_out; o++) y[o] += xgd_dot_bf16_pairs(xp, W + (size_t)(o * n_in), n_in);
+        free(xp);
+    } else if (dotform) {
         #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
         for (int64_t o = 0; o < n_out; o++)
             xgd_dot_rows(y + o, n_out, x, n_in, M, (const char *)A + (size_t)(o * n_in) * es, t, n_in);

@@ -32,6 +32,16 @@ void xgd_row_to_bf16(uint16_t *dst, const float *src, int64_t n);
  *   dot:  out[m*ldo] += sum_i x[m*ldx + i] * w[i]
  *   axpy: y[m*ldy + i] += s[m*lds] * w[i]                                                    */
 void xgd_dot_rows(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n);
+/* Single-row bf16 dot products with x in "pair order" (xgd_bf16_pair_order): each 64-byte load of
+ * 32 bf16 weights is widened by one shift (even weights) and one mask (odd weights), half the work
+ * of widening 16 at a time. 0 when the CPU lacks AVX-512 (use xgd_dot_rows). */
+int xgd_bf16_pairs_ok(void);
+/* x (n) reordered per full 32-block as its 16 even then its 16 odd elements; the tail as is. */
+void xgd_bf16_pair_order(float *xp, const float *x, int64_t n);
+float xgd_dot_bf16_pairs(const float *xp, const uint16_t *w, int64_t n);
+/* Four consecutive weight rows (row stride n) at once: out[r] += w_r . x. Four streams in flight per
+ * core instead of one. */
+void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, int64_t n);
 void xgd_axpy_rows(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n);
 /* The same for four consecutive weight rows (stride ws elements) and scales s[m*lds + 0..3]:
  * y[m*ldy + i] += sum_r s[m*lds + r] * w[r*ws + i]; one load/store of y per four FMAs. */

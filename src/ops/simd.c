@@ -192,6 +192,55 @@ AVX512 static void dot1(float *out, const float *x, const void *w, xgd_dtype t, 
     out[0] += _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
 
+int xgd_bf16_pairs_ok(void) { return xgd_cpu_avx512(); }
+
+void xgd_bf16_pair_order(float *xp, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 16; j++) { xp[i + j] = x[i + 2 * j]; xp[i + 16 + j] = x[i + 2 * j + 1]; }
+    for (; i < n; i++) xp[i] = x[i];
+}
+
+AVX512 float xgd_dot_bf16_pairs(const float *xp, const uint16_t *w, int64_t n) {
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512i v = _mm512_loadu_si512((const void *)(w + i));   /* 32 bf16 = 16 (even, odd) pairs */
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(xp + i), _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(xp + i + 16), _mm512_castsi512_ps(_mm512_and_si512(v, hi)), a1);
+    }
+    for (; i < n; i += 16) a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(n - i), xp + i), load_w16(w, XGD_BF16, i, n - i), a0);
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+AVX512 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, int64_t n) {
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    const uint16_t *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512 xe = _mm512_loadu_ps(xp + i), xo = _mm512_loadu_ps(xp + i + 16);
+        const __m512i v0 = _mm512_loadu_si512((const void *)(w + i)), v1 = _mm512_loadu_si512((const void *)(w1 + i));
+        const __m512i v2 = _mm512_loadu_si512((const void *)(w2 + i)), v3 = _mm512_loadu_si512((const void *)(w3 + i));
+        a0 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v0, hi)), _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), a0));
+        a1 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v1, hi)), _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), a1));
+        a2 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v2, hi)), _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v2, 16)), a2));
+        a3 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v3, hi)), _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v3, 16)), a3));
+    }
+    for (; i < n; i += 16) {
+        const __m512 xv = _mm512_maskz_loadu_ps(tail_mask(n - i), xp + i);
+        a0 = _mm512_fmadd_ps(xv, load_w16(w, XGD_BF16, i, n - i), a0);
+        a1 = _mm512_fmadd_ps(xv, load_w16(w1, XGD_BF16, i, n - i), a1);
+        a2 = _mm512_fmadd_ps(xv, load_w16(w2, XGD_BF16, i, n - i), a2);
+        a3 = _mm512_fmadd_ps(xv, load_w16(w3, XGD_BF16, i, n - i), a3);
+    }
+    out[0] += _mm512_reduce_add_ps(a0);
+    out[1] += _mm512_reduce_add_ps(a1);
+    out[2] += _mm512_reduce_add_ps(a2);
+    out[3] += _mm512_reduce_add_ps(a3);
+}
+
 AVX512 static void dot_rows_avx512(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
     int64_t m = 0;
     for (; m + 4 <= M; m += 4) dot4(out + m * ldo, ldo, x + m * ldx, ldx, w, t, n);

@@ -68,6 +68,7 @@ static void test_forward(void) {
                 for (int bias = 0; bias < 2; bias++) test_forward_case(dts[d], layout, Ms[mi], 45, 70, bias);
             test_forward_case(dts[d], layout, 2, 2100, 30, 1);    /* several axpy-form column blocks */
             if (dts[d] == XGD_BF16) test_forward_case(dts[d], layout, 16, 240, 9000, 1);  /* two f32 panels (f16 shares the code) */
+            if (dts[d] == XGD_BF16) test_forward_case(dts[d], layout, 1, 7, 4099, 0);   /* decode: 4-row pair kernel, row and element tails */
         }
 }
 
