@@ -10,7 +10,7 @@ static const char *colors[] = {"#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#76b
                                "#ff9da7", "#9c755f", "#bab0ac"};
 enum { W = 900, HGT = 420, ML = 70, MR = 20, MT = 50, MB = 60 };
 
-static void esc(FILE *f, const char *s) {
+void xgd_html_text(FILE *f, const char *s) {
     for (; s && *s; s++) {
         if (*s == '<') fputs("&lt;", f);
         else if (*s == '>') fputs("&gt;", f);
@@ -38,7 +38,7 @@ static double ypix(range r, double v) { return MT + (HGT - MT - MB) * (r.hi - v)
 static void frame(FILE *f, const xgd_chart *c, range r) {
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"12\">\n", W, HGT);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%d\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">", W / 2);
-    esc(f, c->title);
+    xgd_html_text(f, c->title);
     fprintf(f, "</text>\n");
     for (int t = 0; t <= 4; t++) {
         double v = r.lo + (r.hi - r.lo) * t / 4, y = ypix(r, v);
@@ -47,14 +47,14 @@ static void frame(FILE *f, const xgd_chart *c, range r) {
     }
     fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"black\"/>\n", ML, ypix(r, 0), W - MR, ypix(r, 0));
     fprintf(f, "<text transform=\"translate(16,%d) rotate(-90)\" text-anchor=\"middle\">", (HGT - MB + MT) / 2);
-    esc(f, c->ylabel);
+    xgd_html_text(f, c->ylabel);
     fprintf(f, "</text>\n<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (ML + W - MR) / 2, HGT - 12);
-    esc(f, c->xlabel);
+    xgd_html_text(f, c->xlabel);
     fprintf(f, "</text>\n");
     for (int s = 0; s < c->nser; s++) {
         int x = W - MR - 150, y = MT + 4 + 16 * s;
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">", x, y, colors[s % 10], x + 18, y + 10);
-        esc(f, c->series[s]);
+        xgd_html_text(f, c->series[s]);
         fprintf(f, "</text>\n");
     }
 }
@@ -73,7 +73,7 @@ void xgd_svg_bars_to(FILE *f, const xgd_chart *c) {
                     x0 + bw * s, y, bw, h, colors[s % 10], v);
         }
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", ML + gw * (k + 0.5), HGT - MB + 16);
-        esc(f, c->cats[k]);
+        xgd_html_text(f, c->cats[k]);
         fprintf(f, "</text>\n");
     }
     fprintf(f, "</svg>\n");
@@ -85,7 +85,7 @@ void xgd_svg_lines_to(FILE *f, const xgd_chart *c) {
     double step = c->ncat > 1 ? (double)(W - ML - MR - 20) / (c->ncat - 1) : 0;
     for (int k = 0; k < c->ncat; k++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">", ML + 10 + step * k, HGT - MB + 16);
-        esc(f, c->cats[k]);
+        xgd_html_text(f, c->cats[k]);
         fprintf(f, "</text>\n");
     }
     for (int s = 0; s < c->nser; s++) {

@@ -19,5 +19,7 @@ int xgd_svg_lines(const char *path, const xgd_chart *c);
 /* The same charts written into an open file (to inline them in an HTML report). */
 void xgd_svg_bars_to(FILE *f, const xgd_chart *c);
 void xgd_svg_lines_to(FILE *f, const xgd_chart *c);
+/* s as HTML/SVG text: <, >, & and " escaped (used for chart labels and by the study report). */
+void xgd_html_text(FILE *f, const char *s);
 
 #endif

@@ -17,16 +17,6 @@ typedef struct {
     FILE *h, *m;
 } view;
 
-static void html_text(FILE *f, const char *s) {
-    for (; s && *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else fputc(*s, f);
-    }
-}
-
 /* Markdown table cells: '|' and newlines would break the row. */
 static void md_text(FILE *f, const char *s) {
     for (; s && *s; s++) {
@@ -46,7 +36,7 @@ static void row(view *v, int header, int n, const char *const *cells) {
     fputs("<tr>", v->h);
     for (int i = 0; i < n; i++) {
         fputs(header ? "<th>" : "<td>", v->h);
-        html_text(v->h, cells[i]);
+        xgd_html_text(v->h, cells[i]);
         fputs(header ? "</th>" : "</td>", v->h);
     }
     fputs("</tr>\n", v->h);
@@ -71,7 +61,7 @@ static void heading(view *v, const char *title) {
 /* A paragraph in both outputs (text is plain: escaped for HTML). */
 static void para(view *v, const char *cls, const char *id, const char *text) {
     fprintf(v->h, "<p class=\"%s\"%s%s%s>", cls, id ? " id=\"" : "", id ? id : "", id ? "\"" : "");
-    html_text(v->h, text);
+    xgd_html_text(v->h, text);
     fputs("</p>\n", v->h);
     fprintf(v->m, "\n%s\n", text);
 }
