@@ -36,13 +36,6 @@ static int cls_score(xgd_scorer *s, const char *lang, xgd_score_item *items, int
     return 0;
 }
 
-static int cls_same_config(xgd_scorer *s, const char *lang, const json_t *resp) {
-    (void)lang;
-    const char *b = xgd_json_str(resp, "xgd_backend", "");
-    if (strcmp(b, s->tag) != 0) return xgd_fail("the file was scored by '%s', not '%s'", b, s->tag);
-    return 0;
-}
-
 static void cls_free(xgd_scorer *s) {
     xgd_classifier_close(s->impl);
     free(s);
@@ -61,7 +54,6 @@ xgd_scorer *xgd_classifier_scorer_open(const xgd_score_opts *o) {
     sc->impl = c;
     sc->score = cls_score;
     sc->free = cls_free;
-    sc->same_config = cls_same_config;
     snprintf(sc->tag, sizeof sc->tag, "%s", xgd_classifier_backend(c));
     return sc;
 }

@@ -39,13 +39,6 @@ static int probe_score(xgd_scorer *s, const char *lang, xgd_score_item *items, i
     return 0;
 }
 
-static int probe_same_config(xgd_scorer *s, const char *lang, const json_t *resp) {
-    (void)lang;
-    const char *b = xgd_json_str(resp, "xgd_backend", "");
-    if (strcmp(b, s->tag) != 0) return xgd_fail("the file was scored by '%s', not '%s'", b, s->tag);
-    return 0;
-}
-
 static void probe_free(xgd_scorer *s) {
     probe_backend *b = s->impl;
     xgd_tokenizer_free(b->tok);
@@ -76,7 +69,6 @@ xgd_scorer *xgd_probe_scorer_open(const xgd_score_opts *o) {
     sc->impl = b;
     sc->score = probe_score;
     sc->free = probe_free;
-    sc->same_config = probe_same_config;
     const char *pn = strrchr(o->probe, '/');
     snprintf(sc->tag, sizeof sc->tag, "probe/%.40s", pn ? pn + 1 : o->probe);
     return sc;
