@@ -241,6 +241,48 @@ AVX512 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, 
     out[3] += _mm512_reduce_add_ps(a3);
 }
 
+/* yp (pair order) += sum_{r<NR} s[r] * w[r*ws + 0..n): per 32 columns one 64-byte load per weight
+ * row, widened by a shift (even columns) and a mask (odd columns) into the two halves of the
+ * pair-ordered block of y. NR is a compile-time constant at every call site. */
+AVX512 static inline void axpy_bf16_pairs(float *yp, const float *s, int nr, const uint16_t *w, int64_t ws, int64_t n) {
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    __m512 sv[8];
+    for (int r = 0; r < nr; r++) sv[r] = _mm512_set1_ps(s[r]);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 ye = _mm512_loadu_ps(yp + i), yo = _mm512_loadu_ps(yp + i + 16);
+        for (int r = 0; r < nr; r++) {
+            const __m512i v = _mm512_loadu_si512((const void *)(w + r * ws + i));
+            ye = _mm512_fmadd_ps(sv[r], _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), ye);
+            yo = _mm512_fmadd_ps(sv[r], _mm512_castsi512_ps(_mm512_and_si512(v, hi)), yo);
+        }
+        _mm512_storeu_ps(yp + i, ye);
+        _mm512_storeu_ps(yp + i + 16, yo);
+    }
+    for (; i < n; i += 16) {   /* the tail is in natural order */
+        const __mmask16 k = tail_mask(n - i);
+        __m512 a = _mm512_maskz_loadu_ps(k, yp + i);
+        for (int r = 0; r < nr; r++) a = _mm512_fmadd_ps(sv[r], load_w16(w + r * ws, XGD_BF16, i, n - i), a);
+        _mm512_mask_storeu_ps(yp + i, k, a);
+    }
+}
+
+AVX512 void xgd_axpy_bf16_pairs(float *yp, const float *s, int nr, const uint16_t *w, int64_t ws, int64_t n) {
+    switch (nr) {   /* constant row counts let the compiler keep the scales in registers */
+    case 8: axpy_bf16_pairs(yp, s, 8, w, ws, n); break;
+    case 4: axpy_bf16_pairs(yp, s, 4, w, ws, n); break;
+    default:
+        for (int r = 0; r < nr; r++) axpy_bf16_pairs(yp, s + r, 1, w + r * ws, ws, n);
+    }
+}
+
+void xgd_bf16_pair_unorder_add(float *y, const float *yp, int64_t n) {
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 16; j++) { y[i + 2 * j] += yp[i + j]; y[i + 2 * j + 1] += yp[i + 16 + j]; }
+    for (; i < n; i++) y[i] += yp[i];
+}
+
 AVX512 static void dot_rows_avx512(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
     int64_t m = 0;
     for (; m + 4 <= M; m += 4) dot4(out + m * ldo, ldo, x + m * ldx, ldx, w, t, n);

@@ -69,6 +69,7 @@ static void test_forward(void) {
             test_forward_case(dts[d], layout, 2, 2100, 30, 1);    /* several axpy-form column blocks */
             if (dts[d] == XGD_BF16) test_forward_case(dts[d], layout, 16, 240, 9000, 1);  /* two f32 panels (f16 shares the code) */
             if (dts[d] == XGD_BF16) test_forward_case(dts[d], layout, 1, 7, 4099, 0);   /* decode: 4-row pair kernel, row and element tails */
+            if (dts[d] == XGD_BF16) test_forward_case(dts[d], layout, 1, 1000, 333, 1); /* decode: 8-row axpy pairs, 31 full blocks + tail, rows % 8 */
         }
 }
 
