@@ -2,7 +2,9 @@
 (tests/oracle/hf_ref.py), on tiny random checkpoints of every family written by `xgd init`.
 
 Loss = sum_t w_t * log p(x_{t+1} | x_<=t) with fixed distinct weights w; one sequence, and a batch
-of two with the second left-padded. Asserted: log-probs within 1e-4 absolute, and for every
+of two with the second left-padded. Each case runs twice: with the training graph's default
+activation budget (the tiny models' intermediates and logits are kept from the forward pass) and
+with XGD_TRAIN_ACT_MB=0 (backward recomputes every block and the head, in 3-row chunks). Asserted: log-probs within 1e-4 absolute, and for every
 parameter max|g_xgd - g_torch| <= 1e-3 * max(1, max|g_torch|) (relative error 1e-3)."""
 import json
 import os
@@ -77,12 +79,16 @@ def main():
         mdir = os.path.join(d, "model")
         subprocess.run([XGD, "-q", "init", "--family", family, "--config", os.path.join(d, "in.json"), "--out", mdir,
                         "--seed", "5"], check=True, capture_output=True)
-        for case, batch in (("single", ([SEQ], [[1] * len(SEQ)])), ("padded", ([SEQ, SEQ2], [[1] * len(SEQ), MASK2]))):
+        for case, batch, env in ((c, b, e) for c, b in (("single", ([SEQ], [[1] * len(SEQ)])),
+                                                         ("padded", ([SEQ, SEQ2], [[1] * len(SEQ), MASK2])))
+                                 for e in ({}, {"XGD_TRAIN_ACT_MB": "0", "XGD_TRAIN_HEAD_ROWS": "3"})):
+            if env:
+                case += "-recompute"
             out = os.path.join(d, case)
             args = [DUMP, mdir, out, ",".join(map(str, batch[0][0]))]
             if len(batch[0]) > 1:
                 args += [",".join(map(str, batch[0][1])), ",".join(map(str, batch[1][1]))]
-            r = subprocess.run(args, capture_output=True, text=True)
+            r = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, **env))
             if r.returncode != 0:
                 fails.append(f"{name}/{case}: grad_dump failed: {r.stderr.strip()}")
                 continue
