@@ -12,21 +12,22 @@
  *     the weight is never converted wholesale and the conversion cost is amortised over M rows;
  *   - bf16 in fast mode: activations rounded to bf16 (what transformers computes on a bf16 model),
  *     products on AMX tiles (linear_amx.c) where the CPU has AMX-BF16, else vdpbf16ps
- *     (linear_bf16dot.c). The exact mode instead matches f32 math of f32 activations times bf16
- *     weights widened to f32 (what tests/golden's bf16 references hold, at 1e-4).
- * The default is exact, decided by measurement on a 2-core Intel Xeon (Emerald Rapids): AMX is
- *     3-5x faster than sgemm on prefill shapes (300-520 GFLOP/s against 90-120 for OpenBLAS sgemm
- *     on the same busy machine) and the bf16 prefill of whole models 2-7x faster (README), but
- *     rounding activations moves hidden states by ~1e-2 (0.008-0.05 on tests/interp's tiny
- *     models), and since decode and other M < 16 products stay exact (the small-M kernel reads
- *     each weight once; AMX at M = 1 is 2-7x slower there), a sequence's logits would then depend
- *     on how many rows it was batched with. The engine's tests hold batch invariance at 1e-5
- *     (tests/interp, tests/generate's grouping) and the bf16 golden references are f32 math at
- *     1e-4, so fast mode is an explicit choice: XGD_BF16_DOT=1 or
- *     xgd_ops_set_fast_bf16(1) (which is what transformers computes on a bf16 model).
+ *     (linear_bf16dot.c); products with fewer than 16 rows use the small-row kernels on the same
+ *     bf16-rounded activations, so every path computes the same exact bf16 products summed in f32
+ *     and a row's result does not depend on the batch it came in (tests/ops/test_linear.c holds it
+ *     at 1e-5). The exact mode instead matches f32 math of f32 activations times bf16 weights
+ *     widened to f32 (what tests/golden's bf16 references hold, at 1e-4).
+ * The default is fast where the CPU has AMX-BF16 and exact elsewhere, decided by measurement on a
+ *     2-core Intel Xeon (Emerald Rapids): AMX is 3-5x faster than sgemm on prefill shapes (500-1100
+ *     GFLOP/s against 90-240 for OpenBLAS sgemm) and so is every batched step of generation, while
+ *     rounding activations moves hidden states by ~1e-2 (0.008-0.05 on tests/interp's tiny models),
+ *     the size of the difference between transformers' bf16 and f32 runs of one checkpoint.
  *     vdpbf16ps alone runs at the f32 FMA rate there (110-150 GFLOP/s, slower than the exact
  *     path); it can only pay off where bf16 dot products run at twice the f32 rate (Zen 4 per
- *     perf-anchors.md), not measured. */
+ *     perf-anchors.md), not measured, so without AMX fast mode is opt-in.
+ * XGD_BF16_DOT=0|1 (or `xgd --bf16-math exact|fast`, or xgd_ops_set_fast_bf16) overrides the
+ *     default; the test suite runs in exact mode (XGD_BF16_DOT=0 from CMake) except the tests that
+ *     are about fast mode. */
 #include "ops/ops.h"
 #include "ops/linear_internal.h"
 #include "ops/ops_internal.h"
@@ -42,7 +43,7 @@ void xgd_ops_set_fast_bf16(int on) { g_fast_bf16 = on ? 1 : 0; }
 int xgd_ops_fast_bf16(void) {
     if (g_fast_bf16 < 0) {
         const char *s = getenv("XGD_BF16_DOT");
-        g_fast_bf16 = s && *s && *s != '0';
+        g_fast_bf16 = s && *s ? *s != '0' : xgd_cpu_amx();
     }
     return g_fast_bf16;
 }
@@ -87,12 +88,22 @@ static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dty
                     (int)(dotform ? n_in : n_out), 1.0f, A, (int)(dotform ? n_in : n_out), x, 1, beta, y, 1);
         return;
     }
+    const int fast = t == XGD_BF16 && xgd_ops_fast_bf16() && (xgd_cpu_amx() || xgd_cpu_avx512bf16());
     if (M < XGD_SMALL_M) {
         if (beta == 0.0f) memset(y, 0, (size_t)(M * n_out) * sizeof(float));
-        xgd_matmul_small(y, x, M, A, t, n_out, n_in, dotform);
-    } else if (t == XGD_BF16 && xgd_ops_fast_bf16() && xgd_cpu_amx()) {
+        if (fast) {
+            /* the small-row kernel on bf16-rounded activations: the same products as the tiles
+             * compute, so a row's result does not depend on how many rows came with it */
+            float *xr = xgd_malloc((size_t)(M * n_in) * sizeof(float));
+            xgd_round_to_bf16(xr, x, M * n_in);
+            xgd_matmul_small(y, xr, M, A, t, n_out, n_in, dotform);
+            free(xr);
+        } else {
+            xgd_matmul_small(y, x, M, A, t, n_out, n_in, dotform);
+        }
+    } else if (fast && xgd_cpu_amx()) {
         xgd_matmul_amx(y, x, M, A, n_out, n_in, dotform, beta);
-    } else if (t == XGD_BF16 && xgd_ops_fast_bf16() && xgd_cpu_avx512bf16()) {
+    } else if (fast) {
         xgd_matmul_bf16dot(y, x, M, A, n_out, n_in, dotform, beta);
     } else {
         matmul_half_panels(y, x, M, A, t, n_out, n_in, dotform, beta);

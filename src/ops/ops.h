@@ -30,13 +30,13 @@ typedef struct {
  * own-kernel path (OpenBLAS sgemm with M=1 is 3-4x slower than gemv); large M f32 goes to sgemm;
  * f16/bf16 weights use the project's own kernels (no wholesale f32 copy of the weight). */
 void xgd_linear(float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b);
-/* bf16 weights with M >= 16 have two modes. Exact (default): f32 activations times bf16 widened
- * to f32 (f32 panels and sgemm). Fast: activations rounded to bf16, bf16 products summed in f32,
- * as PyTorch's bf16 matmul does (relative error ~1e-3..1e-2), on AMX tiles where the CPU has
- * AMX-BF16 (3-5x the exact path), else with vdpbf16ps (slower than exact on Intel Xeons).
- * Turned on by xgd_ops_set_fast_bf16(1) or the environment variable XGD_BF16_DOT=1; falls back to
- * exact without avx512bf16. M < 16 (decode) is always exact, so in fast mode a row's result
- * depends on the batch it came in at that tolerance (see linear.c). */
+/* bf16 weights have two modes. Exact: f32 activations times bf16 widened to f32 (f32 panels and
+ * sgemm, or the small-row kernels). Fast: activations rounded to bf16, bf16 products summed in f32,
+ * as PyTorch's bf16 matmul does (relative error ~1e-3..1e-2 against exact), on AMX tiles where the
+ * CPU has AMX-BF16 (3-5x the exact path), else with vdpbf16ps; rows < 16 use the small-row kernels
+ * on the rounded activations, so results do not depend on batching in either mode. The default is
+ * fast where the CPU has AMX-BF16, exact elsewhere; xgd_ops_set_fast_bf16() or the environment
+ * variable XGD_BF16_DOT=0|1 overrides it. Falls back to exact without avx512bf16. */
 void xgd_ops_set_fast_bf16(int on);
 int xgd_ops_fast_bf16(void);
 /* dx(M,in) += dy·W ; dW (same layout as W, f32) += dyᵀ·x (or its transpose for IN_OUT);

@@ -26,6 +26,8 @@ void xgd_axpy_f32(float *y, float s, const float *x, int64_t n);
 void xgd_row_to_f32(float *dst, const void *src, xgd_dtype t, int64_t n);
 /* dst[i] = bf16(src[i]), round to nearest even (activations for the bf16 kernels). */
 void xgd_row_to_bf16(uint16_t *dst, const float *src, int64_t n);
+/* dst = bf16(src) as f32 (round to nearest even); dst may alias src. */
+void xgd_round_to_bf16(float *dst, const float *src, int64_t n);
 
 /* Fused small-M weight kernels: w is one row (n values) of an f32/f16/bf16 weight, widened on
  * the fly and used for M (<= any) activation rows at once, so it is read from memory once.

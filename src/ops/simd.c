@@ -108,6 +108,15 @@ void xgd_row_to_bf16(uint16_t *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = xgd_f32_to_bf16(src[i]);
 }
 
+void xgd_round_to_bf16(float *dst, const float *src, int64_t n) {
+    uint16_t h[256];
+    for (int64_t i = 0; i < n; i += 256) {
+        const int64_t c = n - i < 256 ? n - i : 256;
+        xgd_row_to_bf16(h, src + i, c);
+        xgd_row_to_f32(dst + i, h, XGD_BF16, c);
+    }
+}
+
 void xgd_row_to_f32(float *dst, const void *src, xgd_dtype t, int64_t n) {
     if (t == XGD_BF16 && xgd_cpu_avx512()) bf16_to_f32_avx512(dst, src, n);
     else if (t == XGD_F16 && xgd_cpu_avx512()) f16_to_f32_avx512(dst, src, n);

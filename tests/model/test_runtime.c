@@ -8,6 +8,8 @@
 #include "base/fs.h"
 #include "model/init.h"
 #include "model/runtime.h"
+#include "ops/ops.h"
+#include "ops/ops_internal.h"
 
 static const char *configs[][2] = {
     {"gpt2", "{\"vocab_size\": 97, \"n_embd\": 32, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 64, \"initializer_range\": 0.2}"},
@@ -41,9 +43,10 @@ static float *full(xgd_model *m, const int32_t *ids, int T) {
     return lg;
 }
 
-static void test_cache(xgd_model *m, const char *name) {
-    int32_t ids[9] = {5, 17, 3, 96, 0, 42, 8, 8, 61};
-    int T = 9, V = m->hp.vocab;
+/* T <= 24 tokens; the full forward of T >= 16 rows takes the bf16 tile path in fast mode */
+static void test_cache(xgd_model *m, const char *name, int T, double tol) {
+    int32_t ids[24] = {5, 17, 3, 96, 0, 42, 8, 8, 61, 12, 77, 31, 2, 90, 45, 45, 6, 19, 88, 23, 4, 70, 11, 50};
+    int V = m->hp.vocab;
     float *ref = full(m, ids, T);
     /* prefill 4, then one token at a time */
     xgd_state *s = xgd_state_new(m, 1, T);
@@ -57,7 +60,12 @@ static void test_cache(xgd_model *m, const char *name) {
         double e = t_maxdiff(lg, ref + (size_t)t * V, V);
         if (e > d) d = e;
     }
-    CHECK_MSG(d <= 1e-4, "%s: KV-cache decode differs from the full forward by %g", name, d);
+    /* relative to the largest logit (tiny models with initializer_range 0.2 have logits of ~10) */
+    double scale = 0;
+    for (int64_t i = 0; i < (int64_t)T * V; i++) scale = fmax(scale, fabs(ref[i]));
+    CHECK_MSG(d <= tol * fmax(scale, 1.0), "%s: KV-cache decode differs from the full forward by %g (T=%d, max |logit| %g, tolerance %g relative)",
+              name, d, T, scale, tol);
+    if (tol > 1e-4) printf("%s: fast bf16, KV-cache decode vs full forward of %d tokens: max |diff| %.3g, max |logit| %.3g\n", name, T, d, scale);
     /* overflow of the cache is an error, not a crash */
     xgd_fwd h = {.ids = ids, .T = 1, .logits = lg};
     CHECK(xgd_forward(s, &h) == -1 && strstr(xgd_errmsg(), "capacity"));
@@ -133,7 +141,19 @@ int main(void) {
             snprintf(dir, sizeof dir, "%s/%s", tmp, name);
             xgd_model *m = make(configs[i][0], configs[i][1], dts[d], dir);
             if (!m) continue;
-            test_cache(m, name);
+            test_cache(m, name, 24, 1e-4);   /* exact: f32 sums of the same products in any order */
+            if (dts[d] == XGD_BF16 && xgd_cpu_amx()) {
+                /* fast mode (the default with AMX): the full forward's 24 rows run on tiles, the
+                 * decode steps on the small-row kernel; both compute exact products of the same
+                 * bf16-rounded activations, so they differ only where a different f32 summation
+                 * order flips the bf16 rounding of some activation (a 2^-8 change of that one
+                 * value). Such flips are rare but real: with these ids the Llama model flips one
+                 * at position 20 and its last logits move by 3e-3 of the largest logit; other ids
+                 * flip one in GPT-2 (1.4e-3) or Cohere (2e-3) instead. Hence 5e-3 relative. */
+                xgd_ops_set_fast_bf16(1);
+                test_cache(m, name, 24, 5e-3);
+                xgd_ops_set_fast_bf16(0);
+            }
             test_padding(m, name);
             test_hooks(m, name);
             xgd_model_free(m);

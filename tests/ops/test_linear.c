@@ -77,11 +77,13 @@ static void test_forward(void) {
  * products of bf16 values, f32 sums, so compared with bf16(x)·W */
 static void test_fast_bf16(void) {
     if (!xgd_cpu_avx512bf16()) { printf("note: no avx512bf16 here, fast bf16 path not exercised\n"); return; }
-    const int64_t shapes[4][3] = {{20, 45, 70}, {16, 130, 257}, {37, 64, 1100}, {100, 200, 33}};
+    /* rows < 16 (the small-row kernels, on bf16-rounded activations) and >= 16 (tiles) */
+    const int64_t shapes[7][3] = {{20, 45, 70}, {16, 130, 257}, {37, 64, 1100}, {100, 200, 33},
+                                  {1, 100, 333}, {3, 45, 70}, {15, 64, 1100}};
     xgd_ops_set_fast_bf16(1);
     CHECK(xgd_ops_fast_bf16() == 1);
     for (int layout = 0; layout < 2; layout++)
-        for (int s = 0; s < 4; s++) {
+        for (int s = 0; s < 7; s++) {
             tw t;
             int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
             make_w(&t, XGD_BF16, layout, N, K);
@@ -92,6 +94,34 @@ static void test_fast_bf16(void) {
                       (long long)M, (long long)N, (long long)K, r);
             free(x); free(b); free(y); free_w(&t);
         }
+    xgd_ops_set_fast_bf16(0);
+}
+
+/* fast mode is batch-invariant: each row of a 40-row product (tiles) equals that row alone (the
+ * single-row kernel) up to f32 summation order, 1e-5 of sum|x·w| */
+static void test_fast_bf16_batch_invariance(void) {
+    if (!xgd_cpu_avx512bf16()) return;
+    const int64_t M = 40, N = 130, K = 257;
+    xgd_ops_set_fast_bf16(1);
+    for (int layout = 0; layout < 2; layout++) {
+        tw t;
+        make_w(&t, XGD_BF16, layout, N, K);
+        float *x = t_randn(M * K, 1.0f), *y = t_zeros(M * N), *y1 = t_zeros(N);
+        xgd_linear(y, x, M, &t.w, NULL);
+        double worst = 0;
+        for (int64_t m = 0; m < M; m++) {
+            xgd_linear(y1, x + m * K, 1, &t.w, NULL);
+            for (int64_t o = 0; o < N; o++) {
+                double a = 0;
+                for (int64_t k = 0; k < K; k++) a += fabs(x[m * K + k] * t.wide[o * K + k]);
+                double r = fabs(y[m * N + o] - y1[o]) / (1e-5 * a + 1e-6);
+                worst = r > worst ? r : worst;
+            }
+        }
+        CHECK_MSG(worst <= 1.0, "fast bf16 layout=%d: a row batched with 39 others differs from it alone by %.3g x tolerance",
+                  layout, worst);
+        free(x); free(y); free(y1); free_w(&t);
+    }
     xgd_ops_set_fast_bf16(0);
 }
 
@@ -158,6 +188,7 @@ int main(void) {
     xgd_ops_set_fast_bf16(0);
     test_forward();
     test_fast_bf16();
+    test_fast_bf16_batch_invariance();
     const xgd_dtype dts[3] = {XGD_F32, XGD_F16, XGD_BF16};
     for (int d = 0; d < 3; d++)
         for (int layout = 0; layout < 2; layout++) {
