@@ -1,4 +1,5 @@
 #include "study/run.h"
+#include "ops/ops.h"
 #include "base/err.h"
 #include "base/fs.h"
 #include "base/json.h"
@@ -266,6 +267,8 @@ static int write_provenance(runner *r, const char *path, int rc) {
     json_t *prov = json_pack("{s:O, s:o, s:s, s:s, s:s, s:O, s:O, s:s}", "xgd_version", json_object_get(v, "xgd"), "versions", v,
                              "cwd", cwd, "study_file", path, "study_fnv1a64", fp, "study", r->study, "steps", r->st.steps, "status",
                              rc == 0 ? "complete" : xgd_errmsg());
+    /* how products with bf16 weights were computed (XGD_BF16_DOT, inherited by every step) */
+    json_object_set_new(prov, "bf16_math", json_string(xgd_ops_fast_bf16() ? "fast" : "exact"));
     char *pp = xgd_path_join(r->out, "provenance.json");
     int w = xgd_json_write(pp, prov);
     free(pp);
