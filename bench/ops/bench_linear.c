@@ -4,7 +4,7 @@
  *   ratio to f32 sgemm (the first row of the shape) measured in the same run;
  *   decode (M=1, small M): weight-streaming GEMV in GB/s of weight bytes read.
  * Medians of several runs; the machine is shared and noisy (perf-anchors.md).
- * Usage: bench_linear [reps]   (XGD_NUM_THREADS limits our OpenMP threads; OpenBLAS has its own) */
+ * Usage: bench_linear [reps] [decode]   ("decode": only the decode rows; XGD_NUM_THREADS limits our OpenMP threads; OpenBLAS has its own) */
 #include "ops/ops.h"
 #include "ops/process_env.h"
 #include "ops/ops_internal.h"
@@ -64,7 +64,8 @@ int main(int argc, char **argv) {
            xgd_cpu_avx512bf16(), xgd_cpu_amx(), xgd_blas_core());
     const int64_t prefill[4][3] = {{512, 768, 3072}, {512, 3072, 768}, {256, 2048, 2048}, {64, 768, 768}};
     printf("\n%-24s %6s %6s %6s %10s %9s %9s\n", "prefill", "M", "K", "N", "ms", "GFLOP/s", "vs sgemm");
-    for (int s = 0; s < 4; s++) {
+    const int decode_only = argc > 2 && !strcmp(argv[2], "decode");
+    for (int s = 0; s < (decode_only ? 0 : 4); s++) {
         int64_t M = prefill[s][0], K = prefill[s][1], N = prefill[s][2];
         float *x = malloc((size_t)(M * K) * 4), *y = malloc((size_t)(M * N) * 4), *b = calloc((size_t)N, 4);
         for (int64_t i = 0; i < M * K; i++) x[i] = xgd_rng_normal(&rng);

@@ -1,35 +1,54 @@
 /* Small-M products with f32/f16/bf16 weights (decode, short prompts). Each weight row is widened
- * to f32 in registers and used for all M activation rows at once (xgd_dot_rows/xgd_axpy_rows), so
- * the weight streams from memory once per call and no f32 copy of it is ever made. */
+ * to f32 in registers and used for all M activation rows at once, so the weight streams from
+ * memory once per call and no f32 copy of it is ever made: bf16 through the pair-order kernels
+ * below, f32/f16 (and bf16 without AVX-512) through xgd_dot_rows/xgd_axpy_rows. */
 #include "ops/linear_internal.h"
 #include "ops/ops_internal.h"
 #include "base/err.h"
 #include <omp.h>
 #include <stdlib.h>
 
-/* Decode with bf16 (in, out) weights (Conv1D): every thread streams a contiguous range of weight
- * rows into its own y in pair order (32 weights per 64-byte load, xgd_axpy_bf16_pairs), then the
- * partial sums are added back in natural order, each thread over its share of the columns. */
-static void axpy_bf16_m1(float *y, const float *x, const void *A, int64_t n_out, int64_t n_in, int nt) {
-    const uint16_t *W = A;
-    float *part = xgd_calloc((size_t)nt * (size_t)n_out, sizeof(float));
-    const int nr = 8;   /* rows per pass: one load/store of y per 8 weight loads (4: ~3 % slower) */
+/* bf16 weights, few rows, both forms: 32 weights per 64-byte load (even weights by a shift, odd by
+ * a mask), x or y reordered once per call into "pair order" (xgd_bf16_pair_order).
+ *
+ * Dot form (out, in): x rows reordered once, then four weight rows at a time, so each core keeps
+ * four DRAM streams in flight; with several x rows each widened weight vector feeds four rows. */
+static void dot_bf16(float *y, const float *x, int64_t M, const uint16_t *W, int64_t n_out, int64_t n_in, int nt) {
+    float *xp = xgd_malloc(sizeof(float) * (size_t)(M * n_in));
+    for (int64_t m = 0; m < M; m++) xgd_bf16_pair_order(xp + m * n_in, x + m * n_in, n_in);
+    const int64_t n4 = n_out / 4;
+    #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t b = 0; b < n4; b++) {
+        if (M == 1) xgd_dot_bf16_pairs4(y + 4 * b, xp, W + (size_t)(4 * b * n_in), n_in);
+        else xgd_dot_bf16_pairs4_rows(y + 4 * b, n_out, xp, n_in, M, W + (size_t)(4 * b * n_in), n_in);
+    }
+    for (int64_t o = 4 * n4; o < n_out; o++)
+        for (int64_t m = 0; m < M; m++) y[m * n_out + o] += xgd_dot_bf16_pairs(xp + m * n_in, W + (size_t)(o * n_in), n_in);
+    free(xp);
+}
+
+/* Axpy form (in, out), Conv1D: every thread streams a contiguous range of weight rows, eight per
+ * pass, into its own y rows in pair order; then the partial sums are added back in natural order,
+ * each thread over its share of the columns. */
+static void axpy_bf16(float *y, const float *x, int64_t M, const uint16_t *W, int64_t n_out, int64_t n_in, int nt) {
+    float *part = xgd_calloc((size_t)nt * (size_t)(M * n_out), sizeof(float));
+    const int nr = 8;   /* rows per pass: one load/store of y per 8 weight loads (4: ~3 % slower at M = 1) */
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int ti = omp_get_thread_num(), tn = omp_get_num_threads();
-        float *yp = part + (size_t)ti * (size_t)n_out;
+        float *yp = part + (size_t)ti * (size_t)(M * n_out);
         const int64_t i1 = n_in * (ti + 1) / tn;
         int64_t i = n_in * ti / tn;
-        for (; i + nr <= i1; i += nr) xgd_axpy_bf16_pairs(yp, x + i, nr, W + (size_t)(i * n_out), n_out, n_out);
-        if (i < i1) xgd_axpy_bf16_pairs(yp, x + i, (int)(i1 - i), W + (size_t)(i * n_out), n_out, n_out);
+        for (; i + nr <= i1; i += nr) xgd_axpy_bf16_pairs(yp, n_out, x + i, n_in, M, nr, W + (size_t)(i * n_out), n_out, n_out);
+        if (i < i1) xgd_axpy_bf16_pairs(yp, n_out, x + i, n_in, M, (int)(i1 - i), W + (size_t)(i * n_out), n_out, n_out);
         #pragma omp barrier
-        /* columns split on 32-blocks so each thread un-orders whole blocks */
+        /* columns split on 32-blocks so each thread un-orders whole blocks; a block is pair-ordered
+         * only when it is a full 32 within n_out, which c1 - c0 preserves */
         const int64_t nb = (n_out + 31) / 32, b0 = nb * ti / tn, b1 = nb * (ti + 1) / tn;
         const int64_t c0 = 32 * b0, c1 = 32 * b1 < n_out ? 32 * b1 : n_out;
-        for (int u = 0; u < tn; u++) {
-            /* a block is pair-ordered only when it is a full 32 within n_out; c1 - c0 keeps that */
-            xgd_bf16_pair_unorder_add(y + c0, part + (size_t)u * (size_t)n_out + c0, c1 - c0);
-        }
+        for (int u = 0; u < tn; u++)
+            for (int64_t m = 0; m < M; m++)
+                xgd_bf16_pair_unorder_add(y + m * n_out + c0, part + (size_t)u * (size_t)(M * n_out) + m * n_out + c0, c1 - c0);
     }
     free(part);
 }
@@ -38,19 +57,9 @@ void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dt
                       int64_t n_out, int64_t n_in, int dotform) {
     const size_t es = xgd_dtype_size(t);
     const int nt = xgd_ops_threads((double)M * (double)n_out * (double)n_in);
-    if (dotform && M == 1 && t == XGD_BF16 && xgd_bf16_pairs_ok()) {
-        /* decode with bf16 (out, in) weights: x reordered once, then one 64-byte weight load per
-         * 32 products (see xgd_dot_bf16_pairs) */
-        float *xp = xgd_malloc(sizeof(float) * (size_t)n_in);
-        xgd_bf16_pair_order(xp, x, n_in);
-        const uint16_t *W = A;
-        const int64_t n4 = n_out / 4;
-        #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (int64_t b = 0; b < n4; b++) xgd_dot_bf16_pairs4(y + 4 * b, xp, W + (size_t)(4 * b * n_in), n_in);
-        for (int64_t o = 4 * n4; o < n_out; o++) y[o] += xgd_dot_bf16_pairs(xp, W + (size_t)(o * n_in), n_in);
-        free(xp);
-    } else if (!dotform && M == 1 && t == XGD_BF16 && xgd_bf16_pairs_ok()) {
-        axpy_bf16_m1(y, x, A, n_out, n_in, nt);
+    if (t == XGD_BF16 && xgd_bf16_pairs_ok()) {
+        if (dotform) dot_bf16(y, x, M, A, n_out, n_in, nt);
+        else axpy_bf16(y, x, M, A, n_out, n_in, nt);
     } else if (dotform) {
         #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
         for (int64_t o = 0; o < n_out; o++)

@@ -44,10 +44,16 @@ float xgd_dot_bf16_pairs(const float *xp, const uint16_t *w, int64_t n);
 /* Four consecutive weight rows (row stride n) at once: out[r] += w_r . x. Four streams in flight per
  * core instead of one. */
 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, int64_t n);
-/* The axpy form's single-row bf16 kernel: y kept in pair order (yp), nr (1..8) consecutive weight
- * rows of n bf16 (stride ws): yp += sum_r s[r] * w_r, 32 weights per 64-byte load. Then
- * xgd_bf16_pair_unorder_add(y, yp, n) adds yp back in natural order. */
-void xgd_axpy_bf16_pairs(float *yp, const float *s, int nr, const uint16_t *w, int64_t ws, int64_t n);
+/* The same four weight rows against M x rows in pair order (row stride ldx): out[m*ldo + r] +=
+ * w_r . xp_m; four x rows at a time share each widened weight vector (16 accumulators). */
+void xgd_dot_bf16_pairs4_rows(float *out, int64_t ldo, const float *xp, int64_t ldx, int64_t M, const uint16_t *w,
+                              int64_t n);
+/* The axpy form's bf16 kernel for few rows: y kept in pair order (yp, M rows of stride ldy), nr
+ * (1..8) consecutive weight rows of n bf16 (stride ws): yp[m] += sum_r s[m*lds + r] * w_r, 32
+ * weights per 64-byte load. Then xgd_bf16_pair_unorder_add(y, yp, n) adds a row back in natural
+ * order. */
+void xgd_axpy_bf16_pairs(float *yp, int64_t ldy, const float *s, int64_t lds, int64_t M, int nr, const uint16_t *w,
+                         int64_t ws, int64_t n);
 void xgd_bf16_pair_unorder_add(float *y, const float *yp, int64_t n);
 void xgd_axpy_rows(float *y, int64_t ldy, const float *s, int64_t lds, int64_t M, const void *w, xgd_dtype t, int64_t n);
 /* The same for four consecutive weight rows (stride ws elements) and scales s[m*lds + 0..3]:

@@ -223,6 +223,19 @@ AVX512 float xgd_dot_bf16_pairs(const float *xp, const uint16_t *w, int64_t n) {
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
 }
 
+/* (sum a0, sum a1, sum a2, sum a3) with one shared add tree: 512 -> 256 bits per vector, then
+ * three horizontal adds and a fold of the two 128-bit lanes (a third of four separate reductions) */
+AVX512 static inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    const __m256 h0 = _mm256_add_ps(_mm512_castps512_ps256(a0), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a0), 1)));
+    const __m256 h1 = _mm256_add_ps(_mm512_castps512_ps256(a1), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a1), 1)));
+    const __m256 h2 = _mm256_add_ps(_mm512_castps512_ps256(a2), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a2), 1)));
+    const __m256 h3 = _mm256_add_ps(_mm512_castps512_ps256(a3), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a3), 1)));
+    /* hadd(h0,h1) per 128-bit lane: (h0 pair sums, h1 pair sums); the second hadd gives per lane
+     * (s0, s1, s2, s3) partials, and the two lanes add up to the four sums */
+    const __m256 q = _mm256_hadd_ps(_mm256_hadd_ps(h0, h1), _mm256_hadd_ps(h2, h3));
+    return _mm_add_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps(q, 1));
+}
+
 AVX512 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, int64_t n) {
     const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
     const uint16_t *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
@@ -244,44 +257,55 @@ AVX512 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, 
         a2 = _mm512_fmadd_ps(xv, load_w16(w2, XGD_BF16, i, n - i), a2);
         a3 = _mm512_fmadd_ps(xv, load_w16(w3, XGD_BF16, i, n - i), a3);
     }
-    out[0] += _mm512_reduce_add_ps(a0);
-    out[1] += _mm512_reduce_add_ps(a1);
-    out[2] += _mm512_reduce_add_ps(a2);
-    out[3] += _mm512_reduce_add_ps(a3);
+    _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), reduce4(a0, a1, a2, a3)));
 }
 
-/* yp (pair order) += sum_{r<NR} s[r] * w[r*ws + 0..n): per 32 columns one 64-byte load per weight
- * row, widened by a shift (even columns) and a mask (odd columns) into the two halves of the
- * pair-ordered block of y. NR is a compile-time constant at every call site. */
-AVX512 static inline void axpy_bf16_pairs(float *yp, const float *s, int nr, const uint16_t *w, int64_t ws, int64_t n) {
+/* yp[m] (pair order, row stride ldy) += sum_{r<nr} s[m*lds + r] * w[r*ws + 0..n) for m < M: per 32
+ * columns one 64-byte load per weight row, widened by a shift (even columns) and a mask (odd
+ * columns) into the two halves of the pair-ordered block, then used for all M rows. nr is a
+ * compile-time constant at every call site (the widened rows stay in registers). */
+AVX512 static inline void axpy_bf16_pairs(float *yp, int64_t ldy, const float *s, int64_t lds, int64_t M, int nr,
+                                          const uint16_t *w, int64_t ws, int64_t n) {
     const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
-    __m512 sv[8];
-    for (int r = 0; r < nr; r++) sv[r] = _mm512_set1_ps(s[r]);
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        __m512 ye = _mm512_loadu_ps(yp + i), yo = _mm512_loadu_ps(yp + i + 16);
+        __m512 we[8], wo[8];
         for (int r = 0; r < nr; r++) {
             const __m512i v = _mm512_loadu_si512((const void *)(w + r * ws + i));
-            ye = _mm512_fmadd_ps(sv[r], _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), ye);
-            yo = _mm512_fmadd_ps(sv[r], _mm512_castsi512_ps(_mm512_and_si512(v, hi)), yo);
+            we[r] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+            wo[r] = _mm512_castsi512_ps(_mm512_and_si512(v, hi));
         }
-        _mm512_storeu_ps(yp + i, ye);
-        _mm512_storeu_ps(yp + i + 16, yo);
+        for (int64_t m = 0; m < M; m++) {
+            float *y = yp + m * ldy + i;
+            const float *sm = s + m * lds;
+            __m512 ye = _mm512_loadu_ps(y), yo = _mm512_loadu_ps(y + 16);
+            for (int r = 0; r < nr; r++) {
+                const __m512 sv = _mm512_set1_ps(sm[r]);
+                ye = _mm512_fmadd_ps(sv, we[r], ye);
+                yo = _mm512_fmadd_ps(sv, wo[r], yo);
+            }
+            _mm512_storeu_ps(y, ye);
+            _mm512_storeu_ps(y + 16, yo);
+        }
     }
     for (; i < n; i += 16) {   /* the tail is in natural order */
         const __mmask16 k = tail_mask(n - i);
-        __m512 a = _mm512_maskz_loadu_ps(k, yp + i);
-        for (int r = 0; r < nr; r++) a = _mm512_fmadd_ps(sv[r], load_w16(w + r * ws, XGD_BF16, i, n - i), a);
-        _mm512_mask_storeu_ps(yp + i, k, a);
+        for (int64_t m = 0; m < M; m++) {
+            float *y = yp + m * ldy + i;
+            __m512 a = _mm512_maskz_loadu_ps(k, y);
+            for (int r = 0; r < nr; r++) a = _mm512_fmadd_ps(_mm512_set1_ps(s[m * lds + r]), load_w16(w + r * ws, XGD_BF16, i, n - i), a);
+            _mm512_mask_storeu_ps(y, k, a);
+        }
     }
 }
 
-AVX512 void xgd_axpy_bf16_pairs(float *yp, const float *s, int nr, const uint16_t *w, int64_t ws, int64_t n) {
-    switch (nr) {   /* constant row counts let the compiler keep the scales in registers */
-    case 8: axpy_bf16_pairs(yp, s, 8, w, ws, n); break;
-    case 4: axpy_bf16_pairs(yp, s, 4, w, ws, n); break;
+AVX512 void xgd_axpy_bf16_pairs(float *yp, int64_t ldy, const float *s, int64_t lds, int64_t M, int nr, const uint16_t *w,
+                                int64_t ws, int64_t n) {
+    switch (nr) {   /* constant row counts let the compiler keep the widened rows in registers */
+    case 8: axpy_bf16_pairs(yp, ldy, s, lds, M, 8, w, ws, n); break;
+    case 4: axpy_bf16_pairs(yp, ldy, s, lds, M, 4, w, ws, n); break;
     default:
-        for (int r = 0; r < nr; r++) axpy_bf16_pairs(yp, s + r, 1, w + r * ws, ws, n);
+        for (int r = 0; r < nr; r++) axpy_bf16_pairs(yp, ldy, s + r, lds, M, 1, w + r * ws, ws, n);
     }
 }
 
@@ -290,6 +314,50 @@ void xgd_bf16_pair_unorder_add(float *y, const float *yp, int64_t n) {
     for (; i + 32 <= n; i += 32)
         for (int j = 0; j < 16; j++) { y[i + 2 * j] += yp[i + j]; y[i + 2 * j + 1] += yp[i + 16 + j]; }
     for (; i < n; i++) y[i] += yp[i];
+}
+
+AVX512 void xgd_dot_bf16_pairs4_rows(float *out, int64_t ldo, const float *xp, int64_t ldx, int64_t M, const uint16_t *w,
+                                     int64_t n) {
+    const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    for (int64_t m0 = 0; m0 < M; m0 += 4) {
+        const int mr = M - m0 < 4 ? (int)(M - m0) : 4;
+        const float *x[4];
+        for (int q = 0; q < 4; q++) x[q] = xp + (m0 + (q < mr ? q : mr - 1)) * ldx;   /* tail rows repeat, not stored */
+        __m512 acc[4][4];
+        #pragma GCC unroll 4
+        for (int q = 0; q < 4; q++)
+            #pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) acc[q][r] = _mm512_setzero_ps();
+        int64_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            __m512 we[4], wo[4];
+            #pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                const __m512i v = _mm512_loadu_si512((const void *)(w + r * n + i));
+                we[r] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+                wo[r] = _mm512_castsi512_ps(_mm512_and_si512(v, hi));
+            }
+            #pragma GCC unroll 4
+            for (int q = 0; q < 4; q++) {
+                const __m512 xe = _mm512_loadu_ps(x[q] + i), xo = _mm512_loadu_ps(x[q] + i + 16);
+                #pragma GCC unroll 4
+                for (int r = 0; r < 4; r++) acc[q][r] = _mm512_fmadd_ps(xo, wo[r], _mm512_fmadd_ps(xe, we[r], acc[q][r]));
+            }
+        }
+        for (; i < n; i += 16) {   /* natural-order tail */
+            const __mmask16 k = tail_mask(n - i);
+            #pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                const __m512 wv = load_w16(w + r * n, XGD_BF16, i, n - i);
+                #pragma GCC unroll 4
+                for (int q = 0; q < 4; q++) acc[q][r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x[q] + i), wv, acc[q][r]);
+            }
+        }
+        for (int q = 0; q < mr; q++) {
+            float *o = out + (m0 + q) * ldo;
+            _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), reduce4(acc[q][0], acc[q][1], acc[q][2], acc[q][3])));
+        }
+    }
 }
 
 AVX512 static void dot_rows_avx512(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {

@@ -70,6 +70,11 @@ static void test_forward(void) {
             if (dts[d] == XGD_BF16) test_forward_case(dts[d], layout, 16, 240, 9000, 1);  /* two f32 panels (f16 shares the code) */
             if (dts[d] == XGD_BF16) test_forward_case(dts[d], layout, 1, 7, 4099, 0);   /* decode: 4-row pair kernel, row and element tails */
             if (dts[d] == XGD_BF16) test_forward_case(dts[d], layout, 1, 1000, 333, 1); /* decode: 8-row axpy pairs, 31 full blocks + tail, rows % 8 */
+            if (dts[d] == XGD_BF16) {   /* few rows: 4x4 dot pairs with row tails, 8-row axpy pairs for M rows */
+                test_forward_case(dts[d], layout, 5, 130, 333, 1);
+                test_forward_case(dts[d], layout, 7, 1000, 97, 0);
+                test_forward_case(dts[d], layout, 15, 66, 64, 1);
+            }
         }
 }
 
