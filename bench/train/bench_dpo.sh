@@ -10,6 +10,10 @@
 #   REPS=1 CASES="full lora-bf16" bash bench/train/bench_dpo.sh llama-1b
 #       # TinyLlama-1.1B shape: 6.6 GB of checkpoints, up to ~17 GB of RAM (PyTorch's full step)
 # XGD_LOCK=FILE runs every process under `flock FILE` (a shared machine's heavy-job lock).
+# PyTorch runs with TORCH_THREADS intra-op threads (default 1: on this 2-core machine 1 thread was
+# as fast or faster than 2 in every form, perf-anchors.md and bench/train/torch_dpo_step.py). On a
+# bf16 base its LoRA step runs in both forms (PEFT's unmerged x·W + s·(x·Aᵀ)·Bᵀ and the merged
+# W + s·B·A) and the faster one is the one compared: PyTorch's fastest LoRA step.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 XGD=${XGD:-build/xgd}; BENCH=${BENCH:-build/bench/bench_dpo_step}
@@ -27,24 +31,28 @@ for dt in f32 bf16; do
   m="$D/$SHAPE-$dt"
   [ -f "$m/model.safetensors" ] || run "$XGD" -q init --family $fam --config "$D/$SHAPE.json" --out "$m" --dtype $dt >/dev/null
 done
-X="$BENCH --reps $REPS --len $LEN"; T="/usr/bin/python3 bench/train/torch_dpo_step.py --reps $REPS --len $LEN"
+X="$BENCH --reps $REPS --len $LEN"; T="/usr/bin/python3 bench/train/torch_dpo_step.py --reps $REPS --len $LEN --threads ${TORCH_THREADS:-1}"
 # CASES picks a subset (a ~1B run takes minutes per process): full full-bf16 lora lora-bf16
 CASES=" ${CASES:-full full-bf16 lora lora-bf16} "
 has() { [[ "$CASES" == *" $1 "* ]]; }
-xf=null tf=null xb=null xl=null tl=null xlb=null xlf=null tlb=null
+xf=null tf=null xb=null xl=null tl=null xlb=null xlf=null tlb=null tlm=null
 if has full || has full-bf16; then tf=$(run $T "$D/$SHAPE-f32"); fi
 if has full; then xf=$(run $X "$D/$SHAPE-f32"); fi
 if has full-bf16; then xb=$(run $X "$D/$SHAPE-bf16"); fi
 if has lora; then xl=$(run $X "$D/$SHAPE-f32" --lora); tl=$(run $T "$D/$SHAPE-f32" --lora); fi
-# bf16 base: xgd's exact f32 math, and its bf16 dot products (XGD_BF16_DOT=1, AMX), as PyTorch's bf16 step computes
+# bf16 base: xgd as `xgd dpo` runs it (fast bf16 math: bf16 activations, AMX, as PyTorch's bf16
+# step computes) and with --bf16_math exact (f32 math); PyTorch unmerged and merged
 if has lora-bf16; then
-  xlb=$(run $X "$D/$SHAPE-bf16" --lora); xlf=$(XGD_BF16_DOT=1 run $X "$D/$SHAPE-bf16" --lora)
-  tlb=$(run $T "$D/$SHAPE-bf16" --lora --bf16)
+  xlf=$(run $X "$D/$SHAPE-bf16" --lora); xlb=$(run $X "$D/$SHAPE-bf16" --lora --bf16_math exact)
+  tlb=$(run $T "$D/$SHAPE-bf16" --lora --bf16 --lora_form unmerged); tlm=$(run $T "$D/$SHAPE-bf16" --lora --bf16 --lora_form merged)
 fi
-/usr/bin/python3 - "$SHAPE" "$xf" "$tf" "$xb" "$xl" "$tl" "$xlb" "$tlb" "$xlf" <<'PY'
+/usr/bin/python3 - "$SHAPE" "$xf" "$tf" "$xb" "$xl" "$tl" "$xlb" "$tlb" "$xlf" "$tlm" <<'PY'
 import json, sys
 shape = sys.argv[1]
-xf, tf, xb, xl, tl, xlb, tlb, xlf = (json.loads(a) for a in sys.argv[2:])
+xf, tf, xb, xl, tl, xlb, tlb, xlf, tlm = (json.loads(a) for a in sys.argv[2:])
+if tlb and tlm:  # PyTorch's faster LoRA form on the bf16 base
+    print(f"{shape} PyTorch LoRA bf16 base: unmerged {tlb['step_s']:.2f} s/step, merged {tlm['step_s']:.2f} s/step")
+    tlb = min(tlb, tlm, key=lambda r: r["step_s"])
 def peak(r):
     return max(r["load_peak_mb"], r["train_peak_mb"])
 def mem(r):
@@ -57,11 +65,14 @@ def line(title, x, t):
 line("full fine-tuning, f32 checkpoint", xf, tf)
 line("full fine-tuning, bf16 checkpoint (xgd trains an f32 copy; PyTorch's f32 step)", xb, tf)
 line("LoRA r=64, f32 base", xl, tl)
-line("LoRA r=64, bf16 base", xlb, tlb)
-line("LoRA r=64, bf16 base, xgd with XGD_BF16_DOT=1 (bf16 dot products like PyTorch's bf16 step)", xlf, tlb)
-if xlb and (tl or tlb):
+def form(t):
+    return f", PyTorch {t.get('lora_form')} LoRA, {t.get('threads')} thread(s)" if t else ""
+line("LoRA r=64, bf16 base, xgd default (bf16 math fast, as PyTorch's bf16 step)" + form(tlb), xlf, tlb)
+line("LoRA r=64, bf16 base, xgd --bf16_math exact (f32 math)" + form(tlb), xlb, tlb)
+if xlf and (tl or tlb):
     fast = min((r for r in (tl, tlb) if r), key=lambda r: r["step_s"])
-    for name, x in (("exact", xlb), ("XGD_BF16_DOT=1", xlf)):
-        print(f"{shape} LoRA, xgd bf16 base ({name}) against PyTorch's fastest LoRA step measured ({fast['weights']} base): "
-              f"{fast['step_s'] / x['step_s']:.2f}x")
+    for name, x in (("default, fast bf16 math", xlf), ("--bf16_math exact", xlb)):
+        if x:
+            print(f"{shape} LoRA, xgd bf16 base ({name}) against PyTorch's fastest LoRA step measured "
+                  f"({fast['weights']} base, {fast.get('lora_form')}): {fast['step_s'] / x['step_s']:.2f}x")
 PY

@@ -1,10 +1,13 @@
 """PyTorch side of bench_dpo_step: the same DPO step (4 pairs, 64-token prompts, 20-64-token answers,
 reference log-probs precomputed, timed: forward, loss, backward, clipping, RMSprop step) written in
 plain torch over the independent reference model (tests/oracle/hf_ref.py), full fine-tuning or LoRA
-(r=64, alpha=16 on c_attn/c_proj/c_fc for GPT-2 shapes; W + s·B·A as PEFT's unmerged forward),
-at torch's best thread setting here (torch.set_num_threads(1), perf-anchors.md). --bf16 holds the
-frozen weights in bfloat16 (LoRA only: the model computes in bf16 as transformers with
-torch_dtype=bfloat16, the f32 adapters' product is cast to bf16 where it is added).
+(r=64, alpha=16 on c_attn/c_proj/c_fc for GPT-2 shapes). LoRA runs as PEFT's unmerged forward by
+default, x·W + s·(x·Aᵀ)·Bᵀ with the f32 adapters' product cast to the base dtype where it is added
+(--lora_form merged instead rebuilds W + s·B·A per target each step and backpropagates through
+it: a full-size weight gradient per target, slower). --threads: torch's intra-op threads (the
+bench script passes the faster of 1 and 2 measured on this machine). --bf16 holds the frozen
+weights in bfloat16 (LoRA only: the model computes in bf16 as transformers with
+torch_dtype=bfloat16).
 Memory: load_peak_mb is the resident high-water mark (VmHWM) after loading; it is then reset
 (/proc/self/clear_refs "5") and train_peak_mb is the high-water mark of everything after."""
 import argparse
@@ -39,6 +42,34 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import hf_ref  # noqa: E402
 
 
+class LoraWeight:
+    """A frozen weight W with an unmerged LoRA adapter, standing where hf_ref reads the weight: the
+    products hf_ref writes (x @ W for Conv1D's (in, out) storage, x @ W.T for nn.Linear's (out, in),
+    E[ids] for an embedding) become PEFT's forward, base product + s·(x·Aᵀ)·Bᵀ in the adapter's
+    f32, cast to the base dtype."""
+
+    def __init__(self, W, A, B, s, in_out, flipped=False):
+        self.W, self.A, self.B, self.s, self.in_out, self.flipped = W, A, B, s, in_out, flipped
+        self.dtype, self.shape = W.dtype, W.shape if not flipped else W.shape[::-1]
+
+    @property
+    def T(self):
+        return LoraWeight(self.W, self.A, self.B, self.s, self.in_out, not self.flipped)
+
+    def __getitem__(self, ids):  # embedding lookup: A (r, V), B (H, r)
+        return self.W[ids] + (self.s * (self.A.T[ids] @ self.B.T)).to(self.W.dtype)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func is not torch.Tensor.matmul or len(args) != 2 or not isinstance(args[1], LoraWeight) or kwargs:
+            raise TypeError(f"LoraWeight supports x @ W only, not {func}")
+        x, w = args
+        if w.in_out == w.flipped:
+            raise TypeError("LoraWeight: product in the adapter's transposed orientation")
+        y = x @ (w.W.T if w.flipped else w.W)
+        return y + (w.s * ((x.to(w.A.dtype) @ w.A.T) @ w.B.T)).to(y.dtype)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
@@ -47,6 +78,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--len", type=int, default=64, help="prompt tokens; answers 20..len")
     ap.add_argument("--bf16", action="store_true", help="frozen base in bfloat16 (with --lora)")
+    ap.add_argument("--lora_form", choices=("unmerged", "merged"), default="unmerged")
     a = ap.parse_args()
     if a.bf16 and not a.lora:
         sys.exit("torch_dpo_step: --bf16 applies to --lora (full fine-tuning trains f32 weights)")
@@ -93,10 +125,17 @@ def main():
                 base[name] = (W, A, B, tr)
                 params += [A, B]
 
-        def apply():
+        if a.lora_form == "unmerged":
             for name, (W, A, B, tr) in base.items():
-                d = (16 / 64) * (B @ A)
-                m.w[name] = W + (d.T if tr else d).to(W.dtype)
+                m.w[name] = LoraWeight(W, A, B, 16 / 64, tr)
+
+            def apply():
+                pass
+        else:
+            def apply():
+                for name, (W, A, B, tr) in base.items():
+                    d = (16 / 64) * (B @ A)
+                    m.w[name] = W + (d.T if tr else d).to(W.dtype)
     else:
         params = [t.requires_grad_() for t in {id(t): t for t in m.w.values()}.values()]
 
@@ -121,6 +160,7 @@ def main():
         opt.step()
         best = min(best, time.perf_counter() - t0)
     print(json.dumps({"impl": "pytorch", "mode": "lora" if a.lora else "full", "weights": "BF16" if a.bf16 else "F32",
+                      "lora_form": a.lora_form if a.lora else None, "threads": a.threads,
                       "step_s": best, "tokens": ids.numel(), "load_peak_mb": round(load_peak),
                       "train_peak_mb": round(peak_mb())}))
 

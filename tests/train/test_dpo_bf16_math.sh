@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# xgd dpo --use_lora on a tiny bf16 base in both --bf16_math modes: fast (the default: activations
+# rounded to bf16, AMX or vdpbf16ps where the CPU has them) and exact (f32 math on the widened
+# weights). Both runs train (eval loss falls); their logged training losses agree within a bf16
+# tolerance, |fast - exact| <= 0.02 + 0.02 |exact| (bf16 keeps 8 significant bits, 2^-9 relative
+# per rounding; a few roundings per layer on a 2-layer model, and the log-prob sums that enter
+# the loss cancel most of it between policy and reference, both computed in the same mode); on a
+# CPU with bf16 dot products the two runs must differ (the mode is really switched); --bf16_math
+# other than fast|exact is refused.
+set -u
+XGD=${XGD:?}
+here=$(cd "$(dirname "$0")" && pwd)
+T=${XGD_TMP:-/tmp/xgd-test}/train_dpo_bf16_math
+rm -rf "$T"; mkdir -p "$T/model" "$T/data"
+pass=0; fail=0
+ok() { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+
+V=$(/usr/bin/python3 "$here/../generate/make_tiny_tokenizer.py" "$T/model")
+echo "{\"vocab_size\": $V, \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 128, \"initializer_range\": 0.1,
+       \"eos_token_id\": $((V - 1)), \"bos_token_id\": $((V - 1))}" >"$T/cfg.json"
+"$XGD" -q init --family gpt2 --config "$T/cfg.json" --out "$T/model" --dtype bf16 >/dev/null || { echo "FAIL: init"; exit 1; }
+/usr/bin/python3 - "$T" <<'PY'
+import json, random, sys
+random.seed(1)
+t = sys.argv[1]
+subj = ["the cat", "a man", "the weather", "our team", "the city", "my friend", "this book", "the river"]
+good = ["is nice", "seems calm", "was kind", "is great", "looks fine"]
+bad = ["is damn stupid", "is a stupid idiot", "sucks damn", "is idiot trash"]
+with open(f"{t}/data/pairs.jsonl", "w") as f:
+    for i in range(120):
+        f.write(json.dumps({"prompt_text": random.choice(subj), "unpert_gen_text": " " + random.choice(good),
+                            "pert_gen_text": " " + random.choice(bad)}) + "\n")
+PY
+run() { "$XGD" -q dpo --data_dir "$T/data" --model_name_or_path "$T/model" --max_steps 30 --learning_rate 3e-3 \
+        --warmup_steps 2 --eval_steps 10 --save_steps 100 --logging_steps 5 --max_length 32 --max_prompt_length 8 \
+        --seed 3 --use_lora --lora_r 8 --lora_alpha 16 "$@"; }
+
+run --output_dir "$T/fast" >/dev/null 2>"$T/fast.err" || bad "fast run failed: $(cat "$T/fast.err")"
+run --output_dir "$T/exact" --bf16_math exact >/dev/null 2>"$T/exact.err" || bad "exact run failed: $(cat "$T/exact.err")"
+bf16hw=0
+grep -qE '(^| )(amx_bf16|avx512_bf16)( |$)' /proc/cpuinfo && bf16hw=1
+/usr/bin/python3 - "$T/fast/log.jsonl" "$T/exact/log.jsonl" "$bf16hw" <<'PY' && ok || bad "fast and exact losses disagree (or the mode did not change)"
+import json, sys
+def rows(p):
+    return [json.loads(l) for l in open(p)]
+fast, exact = rows(sys.argv[1]), rows(sys.argv[2])
+tf = [r["loss"] for r in fast if "learning_rate" in r]
+te = [r["loss"] for r in exact if "learning_rate" in r]
+assert len(tf) == len(te) >= 5, (len(tf), len(te))
+for a, b in zip(tf, te):
+    assert abs(a - b) <= 0.02 + 0.02 * abs(b), (a, b)
+ev = [r["eval_loss"] for r in fast if "eval_loss" in r]
+assert ev[-1] < ev[0], ev                           # the fast run trains
+lf = [r["logps/chosen"] for r in fast if "learning_rate" in r]
+le = [r["logps/chosen"] for r in exact if "learning_rate" in r]
+if sys.argv[3] == "1":
+    assert lf != le, "identical logps: fast mode did not change the products"
+print("max |loss fast - exact|:", max(abs(a - b) for a, b in zip(tf, te)))
+PY
+"$XGD" -q dpo --data_dir "$T/data" --model_name_or_path "$T/model" --output_dir "$T/x" --use_lora --bf16_math half \
+  >/dev/null 2>"$T/bad.err"
+[ $? -eq 2 ] && grep -q "bf16_math" "$T/bad.err" && ok || bad "--bf16_math half was not refused: $(cat "$T/bad.err")"
+
+echo "train_dpo_bf16_math: $pass passed, $fail failed"
+[ $fail -eq 0 ]
