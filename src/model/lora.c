@@ -16,14 +16,15 @@ static xgd_wmat view(const float *data, int64_t out, int64_t in) {
 void xgd_lin(float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b, const xgd_lora *lo) {
     xgd_linear(y, x, M, W, b);
     if (!lo) return;
-    float *t = xgd_malloc(sizeof(float) * (size_t)(M * lo->r)), *d = xgd_malloc(sizeof(float) * (size_t)(M * lo->out));
-    xgd_wmat A = view(lo->A, lo->r, lo->in), B = view(lo->B, lo->out, lo->r);
+    float *t = xgd_malloc(sizeof(float) * (size_t)(M * lo->r));
+    xgd_wmat A = view(lo->A, lo->r, lo->in);
+    /* B (out, r) read as a (r -> out) weight stored (in, out): y += t·Bᵀ is its dx product, which
+     * accumulates into y, with no (M, out) temporary and no second pass over y */
+    xgd_wmat Bt = {lo->B, XGD_F32, lo->r, lo->out, XGD_W_IN_OUT};
     xgd_linear(t, x, M, &A, NULL);          /* (M, r) = x·Aᵀ */
     xgd_scale(t, lo->scale, M * lo->r);
-    xgd_linear(d, t, M, &B, NULL);          /* (M, out) = s·t·Bᵀ */
-    xgd_add_inplace(y, d, M * lo->out);
+    xgd_linear_backward(y, NULL, NULL, t, NULL, M, &Bt);   /* y += s·t·Bᵀ */
     free(t);
-    free(d);
 }
 
 void xgd_lin_backward(float *dx, float *dW, float *db, const float *dy, const float *x, int64_t M, const xgd_wmat *W, xgd_lora *lo) {
