@@ -62,8 +62,8 @@ static double dram_read_gbs(void) {
 
 /* The f32 FMA peak of this machine's threads (GFLOP/s, best of 3): each thread runs 24 independent
  * 512-bit FMA chains (enough to cover the FMA latency on two ports), so the loop is bound by FMA
- * throughput alone. The 256-bit path is used without AVX-512. Prefill's share of it is the
- * target in issue #2 (>= 65 %; llama.cpp reaches 67 %). */
+ * throughput alone. Prefill's share of it is the target in issue #2 (>= 65 %; llama.cpp reaches
+ * 67 %). Without AVX-512 the probe reports 0 (not measured). */
 __attribute__((target("avx512f"))) static double fma_run_avx512(long iters) {
     double flops = 0;
 #pragma omp parallel reduction(+ : flops)
@@ -82,31 +82,12 @@ __attribute__((target("avx512f"))) static double fma_run_avx512(long iters) {
     return flops;
 }
 
-__attribute__((target("avx2,fma"))) static double fma_run_avx2(long iters) {
-    double flops = 0;
-#pragma omp parallel reduction(+ : flops)
-    {
-        __m256 a[12];
-        const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-        for (int k = 0; k < 12; k++) a[k] = _mm256_set1_ps((float)k);
-        for (long i = 0; i < iters; i++)
-#pragma GCC unroll 12
-            for (int k = 0; k < 12; k++) a[k] = _mm256_fmadd_ps(a[k], m, c);
-        __m256 t = a[0];
-        for (int k = 1; k < 12; k++) t = _mm256_add_ps(t, a[k]);
-        float v[8];
-        _mm256_storeu_ps(v, t);
-        if (v[0] == 42.0f) printf("?");
-        flops += 2.0 * 8 * 12 * (double)iters;
-    }
-    return flops;
-}
-
 static double fma_peak_gflops(void) {
     double best = 0;
+    if (!xgd_cpu_avx512()) return 0;
     for (int r = 0; r < 3; r++) {
         double t0 = xgd_now();
-        double flops = xgd_cpu_avx512() ? fma_run_avx512(20000000) : fma_run_avx2(40000000);
+        double flops = fma_run_avx512(20000000);
         double g = flops / (xgd_now() - t0) / 1e9;
         if (g > best) best = g;
     }
