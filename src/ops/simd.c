@@ -264,12 +264,13 @@ AVX512 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, 
  * columns one 64-byte load per weight row, widened by a shift (even columns) and a mask (odd
  * columns) into the two halves of the pair-ordered block, then used for all M rows. nr is a
  * compile-time constant at every call site (the widened rows stay in registers). */
-AVX512 static inline void axpy_bf16_pairs(float *yp, int64_t ldy, const float *s, int64_t lds, int64_t M, int nr,
+AVX512 static inline __attribute__((always_inline)) void axpy_bf16_pairs(float *yp, int64_t ldy, const float *s, int64_t lds, int64_t M, int nr,
                                           const uint16_t *w, int64_t ws, int64_t n) {
     const __m512i hi = _mm512_set1_epi32((int)0xFFFF0000u);
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
         __m512 we[8], wo[8];
+        #pragma GCC unroll 8
         for (int r = 0; r < nr; r++) {
             const __m512i v = _mm512_loadu_si512((const void *)(w + r * ws + i));
             we[r] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
@@ -279,6 +280,7 @@ AVX512 static inline void axpy_bf16_pairs(float *yp, int64_t ldy, const float *s
             float *y = yp + m * ldy + i;
             const float *sm = s + m * lds;
             __m512 ye = _mm512_loadu_ps(y), yo = _mm512_loadu_ps(y + 16);
+            #pragma GCC unroll 8
             for (int r = 0; r < nr; r++) {
                 const __m512 sv = _mm512_set1_ps(sm[r]);
                 ye = _mm512_fmadd_ps(sv, we[r], ye);
