@@ -10,10 +10,11 @@
 #   REPS=1 CASES="full lora-bf16" bash bench/train/bench_dpo.sh llama-1b
 #       # TinyLlama-1.1B shape: 6.6 GB of checkpoints, up to ~17 GB of RAM (PyTorch's full step)
 # XGD_LOCK=FILE runs every process under `flock FILE` (a shared machine's heavy-job lock).
-# PyTorch runs with TORCH_THREADS intra-op threads (default 1: on this 2-core machine 1 thread was
-# as fast or faster than 2 in every form, perf-anchors.md and bench/train/torch_dpo_step.py). On a
-# bf16 base its LoRA step runs in both forms (PEFT's unmerged x·W + s·(x·Aᵀ)·Bᵀ and the merged
-# W + s·B·A) and the faster one is the one compared: PyTorch's fastest LoRA step.
+# PyTorch runs with 1 intra-op thread (its best f32 setting here, perf-anchors.md: OpenBLAS keeps
+# its own 2 threads). On a bf16 base its LoRA step runs in both forms (PEFT's unmerged
+# x·W + s·(x·Aᵀ)·Bᵀ and the merged W + s·B·A) with each thread count of TORCH_THREADS (default
+# "1 2": its bf16 products go through oneDNN, which 1 thread limits to one core), and the fastest
+# of those is the one compared: PyTorch's fastest LoRA step.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 XGD=${XGD:-build/xgd}; BENCH=${BENCH:-build/bench/bench_dpo_step}
@@ -31,11 +32,11 @@ for dt in f32 bf16; do
   m="$D/$SHAPE-$dt"
   [ -f "$m/model.safetensors" ] || run "$XGD" -q init --family $fam --config "$D/$SHAPE.json" --out "$m" --dtype $dt >/dev/null
 done
-X="$BENCH --reps $REPS --len $LEN"; T="/usr/bin/python3 bench/train/torch_dpo_step.py --reps $REPS --len $LEN --threads ${TORCH_THREADS:-1}"
+X="$BENCH --reps $REPS --len $LEN"; T="/usr/bin/python3 bench/train/torch_dpo_step.py --reps $REPS --len $LEN"
 # CASES picks a subset (a ~1B run takes minutes per process): full full-bf16 lora lora-bf16
 CASES=" ${CASES:-full full-bf16 lora lora-bf16} "
 has() { [[ "$CASES" == *" $1 "* ]]; }
-xf=null tf=null xb=null xl=null tl=null xlb=null xlf=null tlb=null tlm=null
+xf=null tf=null xb=null xl=null tl=null xlb=null xlf=null tlb=null tall="[]"
 if has full || has full-bf16; then tf=$(run $T "$D/$SHAPE-f32"); fi
 if has full; then xf=$(run $X "$D/$SHAPE-f32"); fi
 if has full-bf16; then xb=$(run $X "$D/$SHAPE-bf16"); fi
@@ -44,15 +45,18 @@ if has lora; then xl=$(run $X "$D/$SHAPE-f32" --lora); tl=$(run $T "$D/$SHAPE-f3
 # step computes) and with --bf16_math exact (f32 math); PyTorch unmerged and merged
 if has lora-bf16; then
   xlf=$(run $X "$D/$SHAPE-bf16" --lora); xlb=$(run $X "$D/$SHAPE-bf16" --lora --bf16_math exact)
-  tlb=$(run $T "$D/$SHAPE-bf16" --lora --bf16 --lora_form unmerged); tlm=$(run $T "$D/$SHAPE-bf16" --lora --bf16 --lora_form merged)
+  for th in ${TORCH_THREADS:-1 2}; do
+    for f in unmerged merged; do tall="${tall%]}$([ "$tall" = "[]" ] || echo ,)$(run $T "$D/$SHAPE-bf16" --lora --bf16 --lora_form $f --threads $th)]"; done
+  done
 fi
-/usr/bin/python3 - "$SHAPE" "$xf" "$tf" "$xb" "$xl" "$tl" "$xlb" "$tlb" "$xlf" "$tlm" <<'PY'
+/usr/bin/python3 - "$SHAPE" "$xf" "$tf" "$xb" "$xl" "$tl" "$xlb" "$tlb" "$xlf" "$tall" <<'PY'
 import json, sys
 shape = sys.argv[1]
-xf, tf, xb, xl, tl, xlb, tlb, xlf, tlm = (json.loads(a) for a in sys.argv[2:])
-if tlb and tlm:  # PyTorch's faster LoRA form on the bf16 base
-    print(f"{shape} PyTorch LoRA bf16 base: unmerged {tlb['step_s']:.2f} s/step, merged {tlm['step_s']:.2f} s/step")
-    tlb = min(tlb, tlm, key=lambda r: r["step_s"])
+xf, tf, xb, xl, tl, xlb, tlb, xlf, tall = (json.loads(a) for a in sys.argv[2:])
+if tall:  # PyTorch's fastest LoRA step on the bf16 base, over its forms and thread counts
+    print(f"{shape} PyTorch LoRA bf16 base: " + ", ".join(
+        f"{t['lora_form']} {t['threads']} thread(s) {t['step_s']:.2f} s/step" for t in tall))
+    tlb = min(tall, key=lambda r: r["step_s"])
 def peak(r):
     return max(r["load_peak_mb"], r["train_peak_mb"])
 def mem(r):

@@ -4,8 +4,8 @@ plain torch over the independent reference model (tests/oracle/hf_ref.py), full 
 (r=64, alpha=16 on c_attn/c_proj/c_fc for GPT-2 shapes). LoRA runs as PEFT's unmerged forward by
 default, x·W + s·(x·Aᵀ)·Bᵀ with the f32 adapters' product cast to the base dtype where it is added
 (--lora_form merged instead rebuilds W + s·B·A per target each step and backpropagates through
-it: a full-size weight gradient per target, slower). --threads: torch's intra-op threads (the
-bench script passes the faster of 1 and 2 measured on this machine). --bf16 holds the frozen
+it: a full-size weight gradient per target). --threads: torch's intra-op threads (bench_dpo.sh
+times 1 and 2 on a bf16 base and compares the fastest). --bf16 holds the frozen
 weights in bfloat16 (LoRA only: the model computes in bf16 as transformers with
 torch_dtype=bfloat16).
 Memory: load_peak_mb is the resident high-water mark (VmHWM) after loading; it is then reset

@@ -253,7 +253,8 @@ int xgd_tgraph_forward(xgd_tgraph *g, const int32_t *ids, const uint8_t *mask, c
             g->NT++;
         }
     int64_t NT = g->NT;
-    g->head_kept = (int64_t)(2 * sizeof(float)) * NT * V <= g->budget;
+    /* only with the blocks kept too: a graph that recomputes (a large model) keeps its memory */
+    g->head_kept = g->la && (int64_t)(2 * sizeof(float)) * NT * V <= g->budget;
     if (g->head_kept) {   /* one product over all rows: the head's weight is read (and packed) once */
         logits_reserve(g, NT);
         if (NT) head_rows(g, g->logits, g->hsel, NT);

@@ -8,7 +8,8 @@
  * 3072 MiB; 0 = never), it keeps those too and backward uses them, else backward recomputes one
  * block at a time from its input (gradient checkpointing per block). The head runs only on the
  * rows that have a target (a DPO batch's prompt and padding rows have none); their logits are kept
- * for backward when the rest of the budget holds them twice (logits and their gradient), else
+ * for backward when the blocks' are and the rest of the budget holds them twice (logits and their
+ * gradient), else
  * computed in chunks of rows in the forward pass and again in backward. Both ways give the same
  * gradients (tests/train/test_grad.py runs both; XGD_TRAIN_HEAD_ROWS sets the chunk's rows there). */
 #ifndef XGD_TRAIN_GRAPH_H
