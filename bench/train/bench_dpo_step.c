@@ -2,7 +2,8 @@
  * ids), the reference log-probs precomputed (not timed); timed: policy log-probs, the loss,
  * backward, clipping and the optimizer step. Full fine-tuning (f32 trainable copy, RMSprop) and
  * LoRA (r=64 on the family's default targets, base frozen in its stored dtype; as `xgd dpo`, products
- * with a bf16 base run in fast bf16 math, --bf16_math exact gives f32 math). Prints JSON with
+ * with a bf16 base follow the bf16 math mode: the process default, fast where the CPU has AMX-BF16,
+ * or --bf16_math fast|exact as `xgd --bf16-math`). Prints JSON with
  * the best step time and two peaks of resident memory (the kernel's high-water mark, VmHWM):
  * load_peak_mb while the checkpoint is opened, train_peak_mb from then on (the high-water mark is
  * reset after loading, so the loader's transient memory does not hide the training's own peak);
@@ -58,13 +59,13 @@ static void make_pairs(xgd_dpo_tok *t, int n, int V, int P) {
 
 int main(int argc, char **argv) {
     xgd_process_env(argv);
-    int reps = 3, lora = 0, len = 64, exact = 0;
+    int reps = 3, lora = 0, len = 64;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--len") && i + 1 < argc) len = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--lora")) lora = 1;
-        else if (!strcmp(argv[i], "--bf16_math") && i + 1 < argc) exact = !strcmp(argv[++i], "exact");
+        else if (!strcmp(argv[i], "--bf16_math") && i + 1 < argc) xgd_ops_set_fast_bf16(!strcmp(argv[++i], "fast"));
         else path = argv[i];
     }
     if (!path || len < 20) { fprintf(stderr, "usage: bench_dpo_step MODEL [--reps R] [--lora] [--len P >= 20] [--bf16_math fast|exact]\n"); return 2; }
@@ -84,7 +85,6 @@ int main(int argc, char **argv) {
     xgd_pseg *segs;
     int nseg = 0;
     if (lora) {
-        xgd_ops_set_fast_bf16(!exact);   /* what xgd dpo --use_lora sets (--bf16_math) */
         if (xgd_adapter_create(&a, m, xgd_lora_default_targets(m), 64, 16, 0, 1) != 0) { fprintf(stderr, "%s\n", xgd_errmsg()); return 1; }
         segs = xgd_malloc(sizeof(xgd_pseg) * (size_t)(2 * a->n));
         for (int i = 0; i < a->n; i++) {

@@ -51,8 +51,9 @@ void xgd_dpo_batch_free(xgd_dpo_batch *b) {
 int xgd_dpo_logps(xgd_tgraph *g, const xgd_dpo_batch *b, const xgd_dpo_cfg *c, double *lp_c, double *lp_r,
                   double *logits_c, double *logits_r) {
     int B = b->B, L = b->L, R = 2 * B;
-    float *lp = xgd_malloc(sizeof(float) * (size_t)R * L), *ls = xgd_malloc(sizeof(float) * (size_t)R * L);
-    int rc = xgd_tgraph_forward(g, b->ids, b->mask, b->tgt, R, L, lp, ls);
+    /* the logits sums only when a logits metric is asked for (one pass over the head's weight) */
+    float *lp = xgd_malloc(sizeof(float) * (size_t)R * L), *ls = xgd_calloc((size_t)R * L, sizeof(float));
+    int rc = xgd_tgraph_forward(g, b->ids, b->mask, b->tgt, R, L, lp, logits_c || logits_r ? ls : NULL);
     if (rc == 0) {
         double sl[2] = {0, 0};
         for (int r = 0; r < R; r++) {

@@ -309,7 +309,6 @@ static int train_loop(trainer *t) {
 }
 
 int xgd_dpo_train(const xgd_dpo_args *a) {
-    const int fast_before = xgd_ops_fast_bf16();
     trainer t;
     memset(&t, 0, sizeof t);
     t.a = a;
@@ -337,10 +336,10 @@ int xgd_dpo_train(const xgd_dpo_args *a) {
             if (rc == 0) {
                 xgd_info("dpo: LoRA r=%d alpha=%g on %d modules (%lld parameters; base weights frozen)", a->lora_r, a->lora_alpha,
                          t.lora->n, (long long)t.lora->nparams);
-                xgd_ops_set_fast_bf16(!a->bf16_exact);
-                if (xgd_dtype_size(t.m->g.embed.dtype) == 2)
-                    xgd_info("dpo: products with the %s base weights in %s math (--bf16_math)", xgd_dtype_st_name(t.m->g.embed.dtype),
-                             a->bf16_exact ? "exact f32" : "fast bf16");
+                /* the frozen base keeps its dtype: its products follow xgd's bf16 math mode */
+                if (t.m->g.embed.dtype == XGD_BF16)
+                    xgd_info("dpo: products with the bf16 base weights in %s math (xgd --bf16-math fast|exact)",
+                             xgd_ops_fast_bf16() ? "fast bf16" : "exact f32");
                 t.g = xgd_tgraph_new(t.m, NULL, 2 * bmax, a->max_length);
                 /* LoRA factors are weight matrices: decayed in HF's grouping */
                 t.segs = xgd_malloc(sizeof(xgd_pseg) * (size_t)(2 * t.lora->n));
@@ -391,6 +390,5 @@ int xgd_dpo_train(const xgd_dpo_args *a) {
     xgd_adapter_free(t.lora);
     xgd_tokenizer_free(t.tok);
     xgd_model_free(t.m);
-    xgd_ops_set_fast_bf16(fast_before);
     return rc;
 }

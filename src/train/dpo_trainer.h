@@ -26,11 +26,6 @@ typedef struct {
     int use_lora, lora_r, lora_rslora;
     double lora_alpha;
     const char *lora_targets;   /* NULL: the paper's targets for the family */
-    /* Products with the frozen base's bf16 weights (LoRA): 0 = fast, activations rounded to bf16
-     * and AMX tiles where the CPU has them (what PyTorch computes on a bf16 model; training needs
-     * no batch invariance); 1 = exact f32 math of f32 activations times the widened weights. The
-     * process's previous mode is restored when training ends. */
-    int bf16_exact;
     FILE *summary_out;          /* where the final JSON line goes (NULL: nowhere) */
 } xgd_dpo_args;
 
