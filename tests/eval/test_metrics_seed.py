@@ -17,17 +17,13 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "eval_metrics_seed")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
+TMP = xt.tmpdir("eval_metrics_seed", clean=False)
 SYN = os.path.join(ROOT, "tests", "golden", "tokenizers", "synthetic")
-FAILS = []
-
-
-def check(cond, msg):
-    if not cond:
-        FAILS.append(msg)
-        print("FAIL:", msg, file=sys.stderr)
 
 
 def xgd_json(args):
@@ -382,15 +378,11 @@ def test_diversity():
 
 
 def main():
-    if not os.path.exists(XGD):
-        print("skip: %s not built" % XGD)
-        return 77
-    os.makedirs(TMP, exist_ok=True)
+    xt.need_xgd()
     test_numpy_order()
     test_toxicity()
     test_diversity()
-    print("eval/test_metrics_seed: %d failures" % len(FAILS))
-    return 1 if FAILS else 0
+    return xt.summary("eval/test_metrics_seed")
 
 
 if __name__ == "__main__":

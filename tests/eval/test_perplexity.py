@@ -27,21 +27,17 @@ import sys
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import hf_ref  # noqa: E402
 import make_tiny  # noqa: E402
 
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "perplexity")
+TMP = xt.tmpdir("perplexity")
 SYN = os.path.join(ROOT, "tests", "golden", "tokenizers", "synthetic")
-FAILS = []
-
-
-def check(cond, msg):
-    if not cond:
-        FAILS.append(msg)
-        print("FAIL:", msg, file=sys.stderr)
 
 
 def xgd(*args, env=None, ok=True):
@@ -148,16 +144,12 @@ def compare(report, lang, kept, blank, dropped, values_path, what):
 
 
 def main():
-    if not os.path.exists(XGD):
-        print(f"skip: {XGD} not built")
-        return 77
+    xt.need_xgd()
     try:
         import sentencepiece
     except ImportError:
-        print("skip: python3-sentencepiece is not installed (the independent tokenizer of the reference)")
-        return 77
+        xt.skip("python3-sentencepiece is not installed (the independent tokenizer of the reference)")
     sp = sentencepiece.SentencePieceProcessor(model_file=os.path.join(SYN, "unigram.model"))
-    shutil.rmtree(TMP, ignore_errors=True)
     mt5, llama, outs = (os.path.join(TMP, n) for n in ("mt5", "llama", "outputs"))
     make_model("mt5", mt5, 21)
     make_model("llama", llama, 22)
@@ -225,8 +217,7 @@ def main():
     check(r.returncode != 0 and "google/mt5-xl" in r.stderr and "looked in" in r.stderr,
           f"absent default model: {r.stderr.strip()}")
 
-    print("test_perplexity:", "FAILED" if FAILS else "ok")
-    return 1 if FAILS else 0
+    return xt.summary("test_perplexity")
 
 
 if __name__ == "__main__":

@@ -21,17 +21,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
 import golden  # noqa: E402
 from safetensors_np import f32_to_bf16_bits  # noqa: E402  (path set by golden)
 
-PASS = 0
-FAIL = []
-
-
-def check(cond, what):
-    global PASS
-    if cond:
-        PASS += 1
-    else:
-        FAIL.append(what)
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
 
 
 def ce(logits, target):
@@ -232,8 +224,7 @@ def main():
             check("error" not in r and len(r["offsets"]) == 2 * len(r["ids"]), f"{name}: record complete")
     if golden.shared_dir() is None:
         print("note: ../shared absent, RTP-LX texts not re-read (ids and offsets counts still checked)")
-    print(f"{PASS} passed, {len(FAIL)} failed")
-    return 1 if FAIL else 0
+    return xt.summary("golden_fixtures")
 
 
 if __name__ == "__main__":

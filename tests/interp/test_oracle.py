@@ -22,13 +22,15 @@ import sys
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import hf_ref  # noqa: E402
 
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "interp_oracle")
-
+TMP = xt.tmpdir("interp_oracle", clean=False)
 FAMS = {
     "gpt2": ("gpt2", {"vocab_size": 97, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64, "initializer_range": 0.2}),
     "bloom": ("bloom", {"vocab_size": 97, "hidden_size": 48, "n_layer": 2, "n_head": 6, "initializer_range": 0.2}),
@@ -40,15 +42,6 @@ FAMS = {
 DOWN = {"gpt2": "h.{}.mlp.c_proj.weight", "bloom": "h.{}.mlp.dense_4h_to_h.weight",
         "llama": "layers.{}.mlp.down_proj.weight", "cohere": "layers.{}.mlp.down_proj.weight"}
 HEADS = ("lm_head.weight", "wte.weight", "word_embeddings.weight", "embed_tokens.weight")
-fails = []
-checks = [0]
-
-
-def check(cond, msg):
-    checks[0] += 1
-    if not cond:
-        fails.append(msg)
-        print("FAIL:", msg)
 
 
 def weight(m, suffix):
@@ -247,15 +240,11 @@ def test_retrieval():
 
 
 def main():
-    if not os.path.exists(XGD):
-        print(f"skip: {XGD} not built")
-        return 77
-    os.makedirs(TMP, exist_ok=True)
+    xt.need_xgd()
     test_vectors()
     test_activations()
     test_retrieval()
-    print(f"interp oracle: {checks[0]} checks, {len(fails)} failures")
-    return 1 if fails else 0
+    return xt.summary("interp oracle")
 
 
 if __name__ == "__main__":

@@ -11,35 +11,28 @@ import json
 import os
 import pickle
 import random
-import shutil
 import struct
 import subprocess
 import sys
 import zipfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
 try:
     import torch
 except ImportError:
-    print("skip: torch is not installed for /usr/bin/python3")
-    sys.exit(77)
+    xt.skip("torch is not installed for /usr/bin/python3")
 
 DUMP = os.environ.get("XGD_CKPT_DUMP")
 if not DUMP or not os.path.exists(DUMP):
     print("XGD_CKPT_DUMP is not set to the ckpt_dump binary (run through ctest)")
     sys.exit(1)
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "io_torchbin")
-shutil.rmtree(TMP, ignore_errors=True)
-os.makedirs(TMP)
+TMP = xt.tmpdir("io_torchbin")
 
 ST_NAME = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
            torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8", torch.bool: "BOOL"}
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def raw_bytes(t):
@@ -239,7 +232,7 @@ def test_fuzz():
     data = bytearray(open(path, "rb").read())
     rnd = random.Random(7)
     crashes = 0
-    n = 60 if os.environ.get("XGD_SANITIZED") == "1" else 150
+    n = 60 if xt.SANITIZED else 150
     for i in range(n):
         m = bytearray(data)
         for _ in range(1 + i % 4):
@@ -258,5 +251,4 @@ sd, want = test_equal_to_safetensors()
 test_sharded_bin(sd, want)
 test_refusals()
 test_fuzz()
-print(f"io/test_torchbin.py: {len(failures)} failed")
-sys.exit(1 if failures else 0)
+xt.done("io/test_torchbin.py")

@@ -8,20 +8,13 @@ import sys
 
 import numpy as np
 
-XGD = os.environ["XGD"]
-HERE = os.path.dirname(os.path.abspath(__file__))
-GOLD = os.path.join(HERE, "..", "golden")
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp"), "bf16_math")
-os.makedirs(TMP, exist_ok=True)
-fails = checked = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
 
-
-def check(cond, what):
-    global fails, checked
-    checked += 1
-    if not cond:
-        fails += 1
-        print("FAIL:", what)
+XGD = xt.need_xgd()
+GOLD = os.path.join(xt.ROOT, "tests", "golden")
+TMP = xt.tmpdir("bf16_math", clean=False)
 
 
 def has_fast():
@@ -70,5 +63,4 @@ for name in ("gpt2_bf16", "bloom_bf16", "llama_bf16", "llama31_bf16", "cohere_bf
             print(f"{name} fast ({how}): max |diff| to the f32-math reference {d:.3g} ({d / scale:.2g} of the largest logit {scale:.3g})")
             check(0 < d <= 3e-2 * scale, f"{name} fast ({how}): max |diff| {d:.3g} not in (0, {3e-2 * scale:.3g}]")
 
-print(f"bf16_math: {checked - fails} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+xt.done("bf16_math")

@@ -8,19 +8,12 @@ import struct
 import subprocess
 import sys
 
-XGD = os.environ["XGD"]
-HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = os.path.join(HERE, "..", "golden", "models")
-fails = 0
-checked = 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
 
-
-def check(cond, what):
-    global fails, checked
-    checked += 1
-    if not cond:
-        fails += 1
-        print("FAIL:", what)
+XGD = xt.need_xgd()
+MODELS = os.path.join(xt.ROOT, "tests", "golden", "models")
 
 
 def header_stats(folder):
@@ -73,5 +66,4 @@ for folder in sorted(glob.glob(os.path.join(MODELS, "*"))):
         hidden = cfg.get("hidden_size", cfg.get("n_embd"))
         check(doc["hidden_size"] == hidden and doc["vocab_size"] == cfg["vocab_size"], f"{name}: decoder shape {doc}")
 
-print(f"inspect: {checked - fails} passed, {fails} failed")
-sys.exit(1 if fails else 0)
+xt.done("inspect")

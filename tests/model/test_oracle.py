@@ -14,12 +14,15 @@ import sys
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import hf_ref  # noqa: E402
 
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "model_oracle")
+TMP = xt.tmpdir("model_oracle", clean=False)
 TOL = 1e-4
 
 CONFIGS = {
@@ -56,10 +59,7 @@ def run(*args):
 
 
 def main():
-    if not os.path.exists(XGD):
-        print(f"skip: {XGD} not built")
-        return 77
-    fails, checks = [], 0
+    xt.need_xgd()
     for name, (family, cfg) in CONFIGS.items():
         for dtype in ("f32", "bf16"):
             d = os.path.join(TMP, f"{name}-{dtype}")
@@ -82,26 +82,18 @@ def main():
                 p = os.path.join(acts_dir, k + ".npy")
                 if k.endswith("mlp_out") or k.endswith("mlp.up"):
                     continue  # the engine exposes no hook at the MLP output or the gated up projection
-                if not os.path.exists(p):
-                    fails.append(f"{name}-{dtype}: hook {k} was not written")
+                if not check(os.path.exists(p), f"{name}-{dtype}: hook {k} was not written"):
                     continue
                 pairs.append((k, np.load(p), v[0].numpy()))
             top = int(np.argmax(ref.logits[0, -1].numpy()))
-            if out["top5"][0]["id"] != top:
-                fails.append(f"{name}-{dtype}: top-1 {out['top5'][0]['id']} != reference {top}")
+            check(out["top5"][0]["id"] == top, f"{name}-{dtype}: top-1 {out['top5'][0]['id']} != reference {top}")
             for what, got, want in pairs:
-                checks += 1
-                if got.shape != want.shape:
-                    fails.append(f"{name}-{dtype}: {what} shape {got.shape} != {want.shape}")
+                if not check(got.shape == want.shape, f"{name}-{dtype}: {what} shape {got.shape} != {want.shape}"):
                     continue
                 diff = float(np.max(np.abs(got - want)))
-                if not diff <= TOL:
-                    fails.append(f"{name}-{dtype}: {what} max abs diff {diff:.3g} > {TOL}")
+                check(diff <= TOL, f"{name}-{dtype}: {what} max abs diff {diff:.3g} > {TOL}")
             print(f"{name}-{dtype}: logits max diff {np.max(np.abs(got_logits - ref.logits[0].numpy())):.2e}")
-    for f in fails:
-        print("FAIL:", f)
-    print(f"model_oracle: {checks - len(fails)} passed, {len(fails)} failed")
-    return 1 if fails else 0
+    return xt.summary("model_oracle")
 
 
 if __name__ == "__main__":

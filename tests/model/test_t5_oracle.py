@@ -16,14 +16,17 @@ import sys
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import hf_ref  # noqa: E402
 import make_tiny  # noqa: E402
 from safetensors_np import read_folder, save_file  # noqa: E402
 
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "t5_oracle")
+TMP = xt.tmpdir("t5_oracle", clean=False)
 
 
 def to_v10(folder):
@@ -82,7 +85,6 @@ def write_refs(model_dir, ref_dir):
 
 def broken_checkpoints(exe, good):
     """A missing tensor and a config that disagrees with a shape: clear messages, no crash."""
-    ok = True
     cases = (("missing", "missing tensor 'decoder.block.2.layer.2.DenseReluDense.wo.weight'"),
              ("shape", "has shape [48,32] but config.json implies [40,32]"))
     for kind, want in cases:
@@ -100,18 +102,13 @@ def broken_checkpoints(exe, good):
             with open(os.path.join(d, "config.json"), "w") as f:
                 json.dump(cfg, f)
         r = subprocess.run([exe, "--ref", os.path.join(TMP, "mt5", "ref"), "--model", d], capture_output=True, text=True)
-        good_msg = r.returncode == 1 and want in r.stderr
-        print(f"broken {kind}: {'ok' if good_msg else 'FAILED: ' + r.stderr.strip()[:300]}")
-        ok &= good_msg
-    return ok
+        check(r.returncode == 1 and want in r.stderr, f"broken {kind}: exit {r.returncode}: {r.stderr.strip()[:300]}")
 
 
 def main():
     exe = os.path.join(os.path.dirname(XGD), "model_test_t5")
     if not os.path.exists(exe):
-        print(f"skip: {exe} not built")
-        return 77
-    failed = 0
+        xt.skip(f"{exe} not built")
     for name, dtype, v5, v10 in (("mt5", "float32", False, False), ("mt5_bf16_v5", "bfloat16", True, False),
                                  ("t5_v10", "float32", False, True)):
         model_dir, ref_dir = os.path.join(TMP, name, "model"), os.path.join(TMP, name, "ref")
@@ -122,10 +119,9 @@ def main():
         r = subprocess.run([exe, "--ref", ref_dir, "--model", model_dir], capture_output=True, text=True)
         sys.stdout.write(f"{name}: {r.stdout}")
         sys.stderr.write(r.stderr)
-        failed |= r.returncode != 0
-    failed |= not broken_checkpoints(exe, os.path.join(TMP, "mt5", "model"))
-    print("test_t5_oracle:", "FAILED" if failed else "ok")
-    return 1 if failed else 0
+        check(r.returncode == 0, f"{name}: model_test_t5 exit {r.returncode}")
+    broken_checkpoints(exe, os.path.join(TMP, "mt5", "model"))
+    return xt.summary("test_t5_oracle")
 
 
 if __name__ == "__main__":

@@ -14,21 +14,23 @@ import sys
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import hf_ref  # noqa: E402
 import make_tiny  # noqa: E402
 
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "xlmr_classifier")
+TMP = xt.tmpdir("xlmr_classifier", clean=False)
 SYN = os.path.join(ROOT, "tests", "golden", "tokenizers", "synthetic")
 
 
 def main():
     exe = os.path.join(os.path.dirname(XGD), "model_test_xlmr")
     if not os.path.exists(exe):
-        print(f"skip: {exe} not built")
-        return 77
+        xt.skip(f"{exe} not built")
     model = os.path.join(TMP, "model")
     make_tiny.V = 300   # the tokenizer's vocabulary
     make_tiny.make("xlm-roberta", model, seed=9)
@@ -54,8 +56,8 @@ def main():
     r = subprocess.run([exe, "--classify", model, texts_path, out], capture_output=True, text=True)
     sys.stdout.write(r.stdout)
     sys.stderr.write(r.stderr)
-    if r.returncode != 0:
-        return 1
+    if not check(r.returncode == 0, f"model_test_xlmr --classify exit {r.returncode}"):
+        return xt.summary("test_xlmr_classifier")
     got = np.load(out)
 
     m = hf_ref.load(model)
@@ -69,10 +71,12 @@ def main():
         want.append(torch.softmax(logits, -1)[0, 2].item())
     want = np.array(want)
     d = np.abs(got - want).max()
-    ok = d <= 1e-5 and "label toxic" in r.stdout and truncated > 0 and len(got) == len(recs)
-    print(f"test_xlmr_classifier: {len(recs)} texts ({truncated} truncated), max |diff| {d:.2e}:",
-          "ok" if ok else "FAILED")
-    return 0 if ok else 1
+    print(f"{len(recs)} texts ({truncated} truncated), max |diff| {d:.2e}")
+    check(len(got) == len(recs), f"{len(got)} probabilities for {len(recs)} texts")
+    check(d <= 1e-5, f"max |diff| {d:.2e} to the oracle > 1e-5")
+    check("label toxic" in r.stdout, "the classifier does not name the label 'toxic'")
+    check(truncated > 0, "no text was long enough to be truncated")
+    return xt.summary("test_xlmr_classifier")
 
 
 if __name__ == "__main__":

@@ -13,13 +13,16 @@ import sys
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import hf_ref  # noqa: E402
 import make_tiny  # noqa: E402
 
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "xlmr_oracle")
+TMP = xt.tmpdir("xlmr_oracle", clean=False)
 
 
 def write_refs(model_dir, ref_dir, multi):
@@ -45,9 +48,7 @@ def write_refs(model_dir, ref_dir, multi):
 def main():
     exe = os.path.join(os.path.dirname(XGD), "model_test_xlmr")
     if not os.path.exists(exe):
-        print(f"skip: {exe} not built")
-        return 77
-    failed = 0
+        xt.skip(f"{exe} not built")
     for name, dtype, multi in (("xlmr", "float32", False), ("xlmr_bf16", "bfloat16", False), ("xlmr_multi", "float32", True)):
         model_dir, ref_dir = os.path.join(TMP, name, "model"), os.path.join(TMP, name, "ref")
         make_tiny.make("xlm-roberta", model_dir, dtype=dtype, seed=3)
@@ -64,9 +65,8 @@ def main():
         r = subprocess.run([exe, "--ref", ref_dir, "--model", model_dir], capture_output=True, text=True)
         sys.stdout.write(f"{name}: {r.stdout}")
         sys.stderr.write(r.stderr)
-        failed |= r.returncode != 0
-    print("test_xlmr_oracle:", "FAILED" if failed else "ok")
-    return 1 if failed else 0
+        check(r.returncode == 0, f"{name}: model_test_xlmr exit {r.returncode}")
+    return xt.summary("test_xlmr_oracle")
 
 
 if __name__ == "__main__":

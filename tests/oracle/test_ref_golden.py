@@ -19,15 +19,11 @@ sys.path.insert(0, HERE)
 import hf_ref  # noqa: E402
 import lora_ref  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
 TOL = 1e-4
-FAILS, COUNT = [], [0]
-
-
-def check(cond, msg):
-    COUNT[0] += 1
-    if not cond:
-        FAILS.append(msg)
-        print("FAIL:", msg)
 
 
 def close(got, want, msg, where=None, tol=TOL):
@@ -144,8 +140,7 @@ def lora(fam):
 
 def main():
     if not os.path.isdir(os.path.join(GOLDEN, "ref")):
-        print(f"SKIP: {GOLDEN}/ref not present (golden fixtures from transformers not generated yet)")
-        return 77
+        xt.skip(f"{GOLDEN}/ref not present (golden fixtures from transformers not generated yet)")
     names = sorted(os.listdir(os.path.join(GOLDEN, "ref")))
     for name in names:
         if name.startswith("lora_"):
@@ -162,11 +157,8 @@ def main():
     for model_name, ref_name in (("gpt2_bin", "gpt2"), ("llama_sharded", "llama")):
         if os.path.isdir(os.path.join(GOLDEN, "models", model_name)) and ref_name in names:
             decoder(model_name, ref_name)
-    if FAILS:
-        print(f"oracle vs golden: {len(FAILS)} of {COUNT[0]} checks failed")
-        return 1
-    print(f"oracle vs golden: all {COUNT[0]} checks passed ({len(names)} refs, tol {TOL:g})")
-    return 0
+    print(f"{len(names)} refs, tol {TOL:g}")
+    return xt.summary("oracle vs golden")
 
 
 if __name__ == "__main__":

@@ -22,16 +22,11 @@ import hf_ref  # noqa: E402
 import make_tiny  # noqa: E402
 import safetensors_np as st  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
 torch.manual_seed(0)
-FAILS = []
-COUNT = [0]
-
-
-def check(cond, msg):
-    COUNT[0] += 1
-    if not cond:
-        FAILS.append(msg)
-        print("FAIL:", msg)
 
 
 def close(a, b, tol, msg):
@@ -347,11 +342,7 @@ def main():
         test_models(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print(f"oracle selfcheck: {len(FAILS)} of {COUNT[0]} checks failed")
-        return 1
-    print(f"oracle selfcheck: all {COUNT[0]} checks passed")
-    return 0
+    return xt.summary("oracle selfcheck")
 
 
 if __name__ == "__main__":

@@ -11,21 +11,22 @@ import sys
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import make_tiny  # noqa: E402
 
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "score_classifier")
 SYN = os.path.join(ROOT, "tests", "golden", "tokenizers", "synthetic")
 
 
 def main():
     exe = os.path.join(os.path.dirname(XGD), "model_test_xlmr")
     if not (os.path.exists(XGD) and os.path.exists(exe) and os.path.isdir(SYN)):
-        print("skip: xgd, model_test_xlmr or the golden tokenizers are missing")
-        return 77
-    shutil.rmtree(TMP, ignore_errors=True)
+        xt.skip("xgd, model_test_xlmr or the golden tokenizers are missing")
+    TMP = xt.tmpdir("score_classifier")
     model = os.path.join(TMP, "model")
     make_tiny.V = 300
     make_tiny.make("xlm-roberta", model, seed=9)
@@ -45,38 +46,25 @@ def main():
     ref = os.path.join(TMP, "ref.npy")
     subprocess.run([exe, "--classify", model, texts, ref], check=True, capture_output=True)
     want = np.load(ref)
-    fails, checks = [], 0
     out_dir = os.path.join(TMP, "scores")
     r = subprocess.run([XGD, "-q", "score", "--backend", "classifier", "--model", model, "--datapath", gen, "--output_folder", out_dir],
                        capture_output=True, text=True)
-    if r.returncode != 0:
-        print("FAIL: score:", r.stderr)
-        return 1
+    if not check(r.returncode == 0, f"score: {r.stderr}"):
+        return xt.summary("score_classifier")
     out = os.path.join(out_dir, "perspective_api_eval-output-demo_en.json")
     recs = [json.loads(l) for l in open(out, encoding="utf-8")]
-    checks += 1
-    if len(recs) != len(corpus):
-        fails.append(f"{len(recs)} records for {len(corpus)} lines")
+    check(len(recs) == len(corpus), f"{len(recs)} records for {len(corpus)} lines")
     for i, rec in enumerate(recs):
-        checks += 1
         p = rec["response"]["attributeScores"]["TOXICITY"]["summaryScore"]["value"]
-        if list(rec) != ["query", "response", "prompt"] or rec["query"] != corpus[i] or abs(p - want[i]) > 1e-5 \
-                or not rec["response"]["xgd_backend"].startswith("classifier/"):
-            fails.append(f"record {i}: {rec} vs {want[i]}")
+        check(list(rec) == ["query", "response", "prompt"] and rec["query"] == corpus[i] and abs(p - want[i]) <= 1e-5
+              and rec["response"]["xgd_backend"].startswith("classifier/"), f"record {i}: {rec} vs {want[i]}")
     before = open(out, "rb").read()
     subprocess.run([XGD, "-q", "score", "--backend", "classifier", "--model", model, "--datapath", gen, "--output_folder", out_dir],
                    check=True, capture_output=True)
-    checks += 1
-    if open(out, "rb").read() != before:
-        fails.append("a rerun changed the complete file")
+    check(open(out, "rb").read() == before, "a rerun changed the complete file")
     m = subprocess.run([XGD, "metrics", "toxicity", "--perspective_outputs_folder", out_dir], capture_output=True, text=True)
-    checks += 1
-    if m.returncode != 0 or "en" not in m.stdout:
-        fails.append(f"metrics toxicity could not read the file: {m.stderr}")
-    for f in fails:
-        print("FAIL:", f)
-    print(f"score_classifier: {checks - len(fails)} passed, {len(fails)} failed")
-    return 1 if fails else 0
+    check(m.returncode == 0 and "en" in m.stdout, f"metrics toxicity could not read the file: {m.stderr}")
+    return xt.summary("score_classifier")
 
 
 if __name__ == "__main__":

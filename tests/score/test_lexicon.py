@@ -11,24 +11,13 @@ import subprocess
 import sys
 import unicodedata
 
-XGD = os.environ.get("XGD")
-if not XGD:
-    print("skip: XGD is not set (run through ctest)")
-    sys.exit(77)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+XGD = xt.need_xgd()
 HERE = os.path.dirname(os.path.abspath(__file__))
-T = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "score_lexicon")
-subprocess.run(["rm", "-rf", T], check=True)
-os.makedirs(T)
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
+T = xt.tmpdir("score_lexicon")
 
 
 # ---- the oracle: the rules of src/eval/lexicon.h, written again from the description ----------
@@ -228,14 +217,13 @@ else:
 
 # ---- 2. the naughty-words lists (npm, test-only) on RTP-LX prompts ----------------------------
 nw = os.path.join(HERE, "oracle", "node_modules", "naughty-words")
-shared = os.environ.get("XGD_SHARED", os.path.join(HERE, "..", "..", "..", "shared"))
-rtp = os.path.join(shared, "data", "rtp-lx")
+rtp = os.path.join(xt.SHARED, "data", "rtp-lx")
 if not os.path.isdir(nw):
     print("note: naughty-words is not installed (scripts/setup runs npm install in tests/score/oracle); part 2 skipped")
 elif not os.path.isdir(rtp):
     print("note: ../shared/data/rtp-lx is absent; part 2 skipped")
 else:
-    per_lang = 250 if os.environ.get("XGD_SANITIZED") in ("1", "ON", "TRUE", "true") else 1000
+    per_lang = 250 if xt.SANITIZED else 1000
     total = hits = 0
     for name in sorted(os.listdir(rtp)):
         if not name.startswith("RTP_LX_") or not name.endswith(".json"):
@@ -270,5 +258,4 @@ else:
     print(f"naughty-words: {total} RTP-LX prompts compared with the oracle, {hits} with a listed word")
     check(total > 0 and hits > 0, "the naughty-words comparison compared nothing")
 
-print(f"score_lexicon: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+xt.done("score_lexicon")

@@ -13,29 +13,18 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_perspective import Fake, response_for  # noqa: E402
 
-XGD = os.environ.get("XGD")
-if not XGD:
-    print("skip: XGD is not set (run through ctest)")
-    sys.exit(77)
-T = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "score_perspective")
-subprocess.run(["rm", "-rf", T], check=True)
-os.makedirs(T)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+XGD = xt.need_xgd()
+T = xt.tmpdir("score_perspective")
 KEY = "AIzaFAKE-test_key-0123456789abcdefghijk"
 KEYFILE = os.path.join(T, "key.txt")
 with open(KEYFILE, "w") as f:
     f.write(KEY + "\n")
 
-passed = failed = 0
 everything_seen = []   # every stdout/stderr, to grep for the key at the end
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def xgd(args, env=None, timeout=120):
@@ -343,5 +332,4 @@ for root, _, files in os.walk(T):
 check(not leaks, f"the key appears in: {leaks[:3]}")
 check(all("\r" not in (s or "") for s in everything_seen), "a progress bar was drawn into a pipe")
 
-print(f"score_perspective: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+xt.done("score_perspective")

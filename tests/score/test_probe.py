@@ -10,12 +10,15 @@ import sys
 import numpy as np
 import torch
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import xgdtest as xt  # noqa: E402
+from xgdtest import check  # noqa: E402
+
+ROOT, XGD = xt.ROOT, xt.XGD
 sys.path.insert(0, os.path.join(ROOT, "tests", "oracle"))
 import hf_ref  # noqa: E402
 
-XGD = os.environ.get("XGD", os.path.join(ROOT, "build", "xgd"))
-TMP = os.path.join(os.environ.get("XGD_TMP", "/tmp/xgd-test"), "score_probe")
+TMP = xt.tmpdir("score_probe", clean=False)
 
 
 def run(*a, check=True):
@@ -23,10 +26,7 @@ def run(*a, check=True):
 
 
 def main():
-    if not os.path.exists(XGD):
-        print("skip: xgd not built")
-        return 77
-    os.makedirs(TMP, exist_ok=True)
+    xt.need_xgd()
     model = os.path.join(TMP, "model")
     os.makedirs(model, exist_ok=True)
     V = int(subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tests/generate/make_tiny_tokenizer.py"), model],
@@ -44,32 +44,24 @@ def main():
     out = os.path.join(TMP, "scores")
     r = run("-q", "score", "--backend", "probe", "--model", model, "--probe", os.path.join(TMP, "probe.npy"),
             "--datapath", gen, "--output_folder", out, "--overwrite", check=False)
-    if r.returncode != 0:
-        print("FAIL:", r.stderr)
-        return 1
+    if not check(r.returncode == 0, r.stderr):
+        return xt.summary("score_probe")
     recs = [json.loads(l) for l in open(os.path.join(out, "perspective_api_eval-output-demo_en.json"))]
     src = os.path.join(TMP, "texts.jsonl")
     open(src, "w").write("".join(json.dumps({"text": t}) + "\n" for t in texts))
     ids = [json.loads(l) for l in run("tokenize", "--tokenizer", model, "--jsonl", src, "--add-special-tokens").stdout.splitlines()]
     m = hf_ref.load(model)
-    fails, checks = [], 0
     for i, (rec, t) in enumerate(zip(recs, texts)):
         hid = hf_ref.forward(m, torch.tensor([ids[i]])).hidden[-1][0]      # (T, H), after the final norm
         p = float(torch.sigmoid((hid.mean(0).double() * torch.tensor(w, dtype=torch.float64)).sum()))
         got = rec["response"]["attributeScores"]["TOXICITY"]["summaryScore"]["value"]
-        checks += 1
-        if abs(got - p) > 1e-5 or rec["query"] != t or not rec["response"]["xgd_backend"].startswith("probe/"):
-            fails.append(f"text {i}: {got} vs oracle {p}")
+        check(abs(got - p) <= 1e-5 and rec["query"] == t and rec["response"]["xgd_backend"].startswith("probe/"),
+              f"text {i}: {got} vs oracle {p}")
     np.save(os.path.join(TMP, "bad.npy"), np.zeros(7, np.float32))
     r = run("-q", "score", "--backend", "probe", "--model", model, "--probe", os.path.join(TMP, "bad.npy"),
             "--datapath", gen, "--output_folder", os.path.join(TMP, "s2"), check=False)
-    checks += 1
-    if r.returncode == 0 or "hidden size" not in r.stderr:
-        fails.append(f"a wrong-sized probe was not refused: {r.stderr}")
-    for f in fails:
-        print("FAIL:", f)
-    print(f"score_probe: {checks - len(fails)} passed, {len(fails)} failed")
-    return 1 if fails else 0
+    check(r.returncode != 0 and "hidden size" in r.stderr, f"a wrong-sized probe was not refused: {r.stderr}")
+    return xt.summary("score_probe")
 
 
 if __name__ == "__main__":
