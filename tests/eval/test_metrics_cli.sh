@@ -1,14 +1,9 @@
 # xgd metrics on the command line: the documented forms, the committed fixtures' hand-computed
 # numbers, --output written atomically (nothing on error), --table, and clear errors (file:line,
 # empty folder, missing tokenizer, unknown metric).
-set -u
-XGD=${XGD:-build/xgd}
+. "$(dirname "$0")/../common/lib.sh"
 FIX=tests/eval/fixtures_metrics
-T=${XGD_TMP:-/tmp/xgd-test}/eval_metrics_cli
-rm -rf "$T" && mkdir -p "$T"
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+tmpdir eval_metrics_cli
 expect() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
 
 # --help documents the seed's forms
@@ -120,5 +115,4 @@ else
     echo "skip: xgd score is not in this build"
 fi
 
-echo "eval/test_metrics_cli: $fails failures"
-[ $fails -eq 0 ]
+finish eval/test_metrics_cli

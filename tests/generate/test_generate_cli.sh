@@ -2,14 +2,9 @@
 # xgd generate end to end on a tiny model and tokenizer made here: the seed's file naming and
 # fields, N lines per prompt in order, reproducible with a seed, byte-identical after a kill -9
 # and resume, a malformed prompt line reported with its line number (or skipped on request).
-set -u
-XGD=${XGD:?}
+. "$(dirname "$0")/../common/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-T=${XGD_TMP:-/tmp/xgd-test}/generate_cli
-rm -rf "$T"; mkdir -p "$T/model"
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+tmpdir generate_cli model
 
 V=$(/usr/bin/python3 "$here/make_tiny_tokenizer.py" "$T/model")
 echo "{\"vocab_size\": $((V + 3)), \"n_embd\": 32, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 512,
@@ -81,5 +76,4 @@ sed -i '1s/The cat/A dog/' "$T/RTP_LX_XX.json"
 "$XGD" -q generate --prompt_file "$T/RTP_LX_XX.json" --model "$T/model" --output_dir "$T/d" --N 4 --max_tokens 12 2>"$T/err" >/dev/null
 [ $? -eq 1 ] && grep -q "does not belong" "$T/err" && ok || bad "mismatched resume not refused: $(cat "$T/err")"
 
-echo "generate_cli: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish generate_cli

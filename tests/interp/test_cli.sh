@@ -5,20 +5,13 @@
 # the 17 languages (base vs another model, SVG bars), xgd retrieval over the 17 parallel files
 # (16 pairs with en, 60 lines, every hidden state); --help documents the flags; bad input gives a one-line
 # error naming the file (and line) and a non-zero exit.
-set -u
-XGD=${XGD:?}
-SH=${XGD_SHARED:-../shared}
-JIG="$SH/data/jigsaw-sample/test_examples.csv"
-PAR="$SH/data/parallel-prompts"
-TOKD="$SH/models/tokenizers/gpt2"
-for f in "$JIG" "$PAR/dpo_toxicity_pairwise_en_200.jsonl" "$TOKD/vocab.json"; do
-  [ -f "$f" ] || { echo "skip: $f is absent (set XGD_SHARED)"; exit 77; }
-done
-T=${XGD_TMP:-/tmp/xgd-test}/interp_cli
-rm -rf "$T"; mkdir -p "$T/m" "$T/m2"
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../common/lib.sh"
+need_shared data/jigsaw-sample/test_examples.csv data/parallel-prompts/dpo_toxicity_pairwise_en_200.jsonl \
+  models/tokenizers/gpt2/vocab.json
+JIG="$S/data/jigsaw-sample/test_examples.csv"
+PAR="$S/data/parallel-prompts"
+TOKD="$S/models/tokenizers/gpt2"
+tmpdir interp_cli m m2
 PY=/usr/bin/python3
 
 cp "$TOKD/vocab.json" "$TOKD/merges.txt" "$T/m/"
@@ -181,5 +174,4 @@ PY
 "$XGD" -q retrieval --model "$T/m" --lang2 xx --aligned_text_dir "$PAR" 2>"$T/err" >/dev/null && bad "missing file accepted" || \
   { grep -q "dpo_toxicity_pairwise_xx_200.jsonl" "$T/err" && ok || bad "missing file message: $(cat "$T/err")"; }
 
-echo "interp cli: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish "interp cli"

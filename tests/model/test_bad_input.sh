@@ -1,13 +1,8 @@
 #!/usr/bin/env bash
 # Bad checkpoints give a one-line error naming the file and tensor, a non-zero exit, never a crash
 # (this also runs under the ASan/UBSan build, where a crash or leak report fails the test).
-set -u
-XGD=${XGD:?XGD is the path of the xgd binary}
-T=${XGD_TMP:-/tmp/xgd-test}/model_bad_input
-rm -rf "$T"; mkdir -p "$T"
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../common/lib.sh"
+tmpdir model_bad_input
 
 # expect_error NAME PATTERN CMD...: exit status 1 (not a signal), stderr one line matching PATTERN
 expect_error() {
@@ -80,5 +75,4 @@ open(p, "wb").write(struct.pack("<Q", len(hj)) + hj + out)
 PY
 expect_error "unsupported dtype" "transformer.h.0.attn.c_proj.weight' has dtype I64" "$XGD" inspect "$T/dtype"
 
-echo "model_bad_input: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish model_bad_input

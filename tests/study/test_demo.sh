@@ -4,16 +4,11 @@
 # value vectors, activations per language before/after, retrieval), the run is reproducible, and a
 # second run reuses the cached pretrained model and the complete steps (and is faster) with
 # identical results. The report is checked in headless Chromium.
-set -u
-XGD=${XGD:?}
-T=${XGD_TMP:-/tmp/xgd-test}/study_demo
-rm -rf "$T"; mkdir -p "$T"
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/../common/lib.sh"
+tmpdir study_demo
 
 s1=$(date +%s.%N)
-"$XGD" -q demo --quick --out "$T/a" >"$T/out1" 2>"$T/err1" || { bad "demo failed: $(tail -3 "$T/err1")"; echo "study_demo: $pass passed, $fail failed"; exit 1; }
+"$XGD" -q demo --quick --out "$T/a" >"$T/out1" 2>"$T/err1" || { bad "demo failed: $(tail -3 "$T/err1")"; finish study_demo; }
 s2=$(date +%s.%N)
 grep -q "| en (DPO data) |" "$T/out1" && grep -q "| dev |" "$T/out1" && ok || bad "the table lacks languages: $(head -5 "$T/out1")"
 /usr/bin/python3 - "$T/a/summary.json" <<'PY' && ok || bad "summary.json"
@@ -115,5 +110,4 @@ PY
 else
   echo "note: chromium is not installed; the report was checked without a browser"
 fi
-echo "study_demo: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish study_demo

@@ -2,18 +2,10 @@
 # examples/study.json (the paper's mGPT study) on the shared third-party data: it parses, --dry-run
 # lists every step with the exact xgd command it would run (the 17 RTP-LX languages, the parallel
 # prompts for activations and retrieval, the Jigsaw sample for the probe) and writes nothing.
-set -u
-XGD=${XGD:?}
-S=${XGD_SHARED:-}
-if [ -z "$S" ] || [ ! -d "$S/data/rtp-lx" ] || [ ! -d "$S/data/parallel-prompts" ]; then
-  echo "skipped: the shared data (XGD_SHARED/data/rtp-lx, parallel-prompts) is absent"; exit 77
-fi
+. "$(dirname "$0")/../common/lib.sh"
+need_shared data/rtp-lx data/parallel-prompts
 here=$(cd "$(dirname "$0")" && pwd)
-T=${XGD_TMP:-/tmp/xgd-test}/study_example
-rm -rf "$T"; mkdir -p "$T"
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+tmpdir study_example
 /usr/bin/python3 - "$here/../../examples/study.json" "$S/data" "$T" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1])); d = sys.argv[2]; t = sys.argv[3]
@@ -33,5 +25,4 @@ grep -q "^    xgd vectors .*--prompts $S/data/rtp-lx/RTP_LX_EN.json " "$T/dry" &
 grep -q "^    xgd activations .*--langs ar,cs,de,en,es,fr,hi,id,it,ja,ko,nl,pl,pt,ru,sv,zh --steps 20 " "$T/dry" && ok || bad "activations command"
 grep -q "^    xgd metrics perplexity .*--eval_model_id google/mt5-xl " "$T/dry" && ok || bad "perplexity command"
 grep -q -- "--max_grad_norm 10 " "$T/dry" && ok || bad "numbers as flags"
-echo "study_example: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish study_example

@@ -4,14 +4,9 @@
 # writes summary.json and provenance.json that xgd report reads; recorded commands run alone give
 # the same bytes; a second run skips every complete step and changes nothing; a changed setting
 # makes its step and those downstream stale; an interrupted step is redone.
-set -u
-XGD=${XGD:?}
+. "$(dirname "$0")/../common/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-T=${XGD_TMP:-/tmp/xgd-test}/study_run
-rm -rf "$T"; mkdir -p "$T/model" "$T/data" "$T/prompts" "$T/lexicon"
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+tmpdir study_run model data prompts lexicon
 
 V=$(/usr/bin/python3 "$here/../generate/make_tiny_tokenizer.py" "$T/model")
 echo "{\"vocab_size\": $V, \"n_embd\": 32, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 128, \"initializer_range\": 0.2,
@@ -119,5 +114,4 @@ PY
 "$XGD" -q run "$T/study2.json" >"$T/run4" 2>&1 && [ "$(grep -c 'not configured' "$T/run4")" -eq 8 ] && ok || bad "study without analyses: $(cat "$T/run4")"
 "$XGD" -q report "$T/out2" >/dev/null && grep -q 'Not run: step .perplexity base.: not configured (no "perplexity" in the study file)' "$T/out2/report.md" &&
   [ "$(grep -o 'id="[a-z-]*-missing"' "$T/out2/report.html" | sort -u | wc -l)" -eq 6 ] && ok || bad "report of a study without analyses: $(grep -o 'id="[a-z-]*-missing"' "$T/out2/report.html")"
-echo "study_run: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish study_run
