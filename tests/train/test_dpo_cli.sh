@@ -36,7 +36,13 @@ run() { "$XGD" -q dpo --data_dir "$T/data" --model_name_or_path "$T/model" --max
         --warmup_steps 5 --eval_steps 10 --save_steps 5 --logging_steps 5 --max_length 32 --max_prompt_length 8 --seed 3 "$@"; }
 
 # 1. training works: eval loss falls, margins grow, the checkpoint differs from the base and loads
+# kill points are fractions of the unbroken run's wall time, so they land mid-run on a fast or a
+# busy machine alike
+now() { date +%s.%N; }
+at() { /usr/bin/python3 -c "import sys; print(f'{float(sys.argv[1]) * (float(sys.argv[3]) - float(sys.argv[2])):.3f}')" "$@"; }
+t0=$(now)
 run --output_dir "$T/a" >"$T/a.json" || bad "dpo run failed"
+t1=$(now)
 /usr/bin/python3 - "$T/a/log.jsonl" <<'PY' && ok || bad "eval loss did not fall / margin did not grow"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if "eval_loss" in l]
@@ -56,7 +62,8 @@ f="$T/a/final_checkpoint"
 
 # 2. kill -9 at random points, resume: byte-identical weights to the unbroken run
 partial=0
-for delay in 0.2 0.5 0.9; do
+for frac in 0.15 0.4 0.7; do
+  delay=$(at $frac "$t0" "$t1")
   rm -rf "$T/b"
   "$XGD" -q dpo --data_dir "$T/data" --model_name_or_path "$T/model" --max_steps 80 --learning_rate 1e-3 \
         --warmup_steps 5 --eval_steps 10 --save_steps 5 --logging_steps 5 --max_length 32 --max_prompt_length 8 --seed 3 \
@@ -71,7 +78,9 @@ done
 
 # 3. LoRA: the adapter trains (eval loss falls), is a PEFT folder, and merging it gives the
 #    logits of base + adapter (within 1e-4)
+t0=$(now)
 run --output_dir "$T/l" --use_lora --lora_r 8 --lora_alpha 16 --learning_rate 3e-3 >/dev/null || bad "LoRA dpo run failed"
+t1=$(now)
 /usr/bin/python3 - "$T/l/log.jsonl" <<'PY' && ok || bad "LoRA eval loss did not fall"
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if "eval_loss" in l]
@@ -90,7 +99,8 @@ assert d <= 1e-4, d
 
 # LoRA runs resume too: a kill mid-run and a rerun give the adapter of an unbroken run, byte for byte
 lpartial=0
-for delay in 0.3 0.6; do
+for frac in 0.25 0.55; do
+  delay=$(at $frac "$t0" "$t1")
   rm -rf "$T/lb"
   "$XGD" -q dpo --data_dir "$T/data" --model_name_or_path "$T/model" --max_steps 80 --learning_rate 3e-3 \
         --warmup_steps 5 --eval_steps 10 --save_steps 5 --logging_steps 5 --max_length 32 --max_prompt_length 8 --seed 3 \
