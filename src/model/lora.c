@@ -13,10 +13,33 @@ static xgd_wmat view(const float *data, int64_t out, int64_t in) {
     return w;
 }
 
+/* A forward's t = s·x·Aᵀ (M, r), kept for the backward that follows it: training runs the
+ * forward, then the backward on the same rows (the graph's kept activations, or a block recomputed
+ * just before its backward), which then skips one (M, in) x (in, r) product. The saved t is used
+ * once and only for the same x pointer and M; any other backward recomputes it. */
+struct xgd_lora_saved {
+    float *t;
+    const float *x;
+    int64_t M, cap;
+};
+
 void xgd_lin(float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b, const xgd_lora *lo) {
     xgd_linear(y, x, M, W, b);
     if (!lo) return;
-    float *t = xgd_malloc(sizeof(float) * (size_t)(M * lo->r));
+    struct xgd_lora_saved *sv = lo->saved;
+    float *t;
+    if (sv) {
+        if (sv->cap < M * lo->r) {
+            free(sv->t);
+            sv->t = xgd_malloc(sizeof(float) * (size_t)(M * lo->r));
+            sv->cap = M * lo->r;
+        }
+        t = sv->t;
+        sv->x = x;
+        sv->M = M;
+    } else {
+        t = xgd_malloc(sizeof(float) * (size_t)(M * lo->r));
+    }
     xgd_wmat A = view(lo->A, lo->r, lo->in);
     /* B (out, r) read as a (r -> out) weight stored (in, out): y += t·Bᵀ is its dx product, which
      * accumulates into y, with no (M, out) temporary and no second pass over y */
@@ -24,21 +47,30 @@ void xgd_lin(float *y, const float *x, int64_t M, const xgd_wmat *W, const float
     xgd_linear(t, x, M, &A, NULL);          /* (M, r) = x·Aᵀ */
     xgd_scale(t, lo->scale, M * lo->r);
     xgd_linear_backward(y, NULL, NULL, t, NULL, M, &Bt);   /* y += s·t·Bᵀ */
-    free(t);
+    if (!sv) free(t);
 }
 
 void xgd_lin_backward(float *dx, float *dW, float *db, const float *dy, const float *x, int64_t M, const xgd_wmat *W, xgd_lora *lo) {
     xgd_linear_backward(dx, dW, db, dy, x, M, W);
     if (!lo) return;
     int64_t r = lo->r;
-    float *u = xgd_malloc(sizeof(float) * (size_t)(M * r)), *du = xgd_calloc((size_t)(M * r), sizeof(float));
+    struct xgd_lora_saved *sv = lo->saved;
+    float *du = xgd_calloc((size_t)(M * r), sizeof(float)), *own = NULL;
     xgd_wmat A = view(lo->A, r, lo->in), B = view(lo->B, lo->out, r);
-    xgd_linear(u, x, M, &A, NULL);
-    xgd_scale(u, lo->scale, M * r);                    /* u = s·x·Aᵀ */
+    const float *u;                                    /* u = s·x·Aᵀ */
+    if (sv && sv->x == x && sv->M == M) {
+        u = sv->t;
+        sv->x = NULL;                                  /* used once */
+    } else {
+        own = xgd_malloc(sizeof(float) * (size_t)(M * r));
+        xgd_linear(own, x, M, &A, NULL);
+        xgd_scale(own, lo->scale, M * r);
+        u = own;
+    }
     xgd_linear_backward(du, lo->dB, NULL, dy, u, M, &B); /* du = dy·B, dB += dyᵀ·u */
     xgd_scale(du, lo->scale, M * r);                   /* dt = s·du */
     xgd_linear_backward(dx, lo->dA, NULL, du, x, M, &A); /* dx += dt·A, dA += dtᵀ·x */
-    free(u);
+    free(own);
     free(du);
 }
 
@@ -164,6 +196,7 @@ static xgd_adapter *alloc_adapter(xgd_model *m, site **chosen, int n, int r, flo
         lo->module = xgd_strdup(chosen[i]->module);
         lo->slot = chosen[i]->slot;
         lo->base = chosen[i]->w;
+        lo->saved = xgd_calloc(1, sizeof *lo->saved);
         int64_t na = (int64_t)r * lo->in, nb = lo->out * r;
         lo->A = p; p += na;
         lo->B = p; p += nb;
@@ -228,7 +261,11 @@ void xgd_adapter_zero_grad(xgd_adapter *a) {
 void xgd_adapter_free(xgd_adapter *a) {
     if (!a) return;
     if (a->attached) xgd_adapter_attach(a, 0);
-    for (int i = 0; i < a->n; i++) free(a->items[i].module);
+    for (int i = 0; i < a->n; i++) {
+        free(a->items[i].module);
+        if (a->items[i].saved) free(a->items[i].saved->t);
+        free(a->items[i].saved);
+    }
     for (int i = 0; i < a->ntargets; i++) free(a->targets[i]);
     free(a->targets);
     free(a->items);

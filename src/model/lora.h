@@ -21,6 +21,8 @@ typedef struct xgd_lora {
     char *module;          /* module path, e.g. "model.layers.0.self_attn.q_proj" */
     struct xgd_lora **slot;/* where it attaches in the model */
     const xgd_wmat *base;  /* the wrapped weight (for merging) */
+    struct xgd_lora_saved *saved; /* the last forward's s·x·Aᵀ, reused once by the backward on the
+                                   * same x and rows (training); NULL: never saved */
 } xgd_lora;
 
 /* y (M, out) = x·Wᵀ + b [+ LoRA]. */
