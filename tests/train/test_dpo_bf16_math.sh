@@ -7,14 +7,9 @@
 # the loss cancel most of it between policy and reference, both computed in the same mode); on a
 # CPU with bf16 dot products the two runs must differ (the mode is really switched); a mode other
 # than fast|exact is refused.
-set -u
-XGD=${XGD:?}
+. "$(dirname "$0")/../common/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-T=${XGD_TMP:-/tmp/xgd-test}/train_dpo_bf16_math
-rm -rf "$T"; mkdir -p "$T/model" "$T/data"
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+tmpdir train_dpo_bf16_math model data
 
 V=$(/usr/bin/python3 "$here/../generate/make_tiny_tokenizer.py" "$T/model")
 echo "{\"vocab_size\": $V, \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 128, \"initializer_range\": 0.1,
@@ -62,5 +57,4 @@ PY
   >/dev/null 2>"$T/bad.err"
 [ $? -eq 2 ] && grep -q "bf16-math" "$T/bad.err" && ok || bad "--bf16-math half was not refused: $(cat "$T/bad.err")"
 
-echo "train_dpo_bf16_math: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish train_dpo_bf16_math
