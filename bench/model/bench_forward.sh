@@ -10,9 +10,9 @@
 # `flock /work/heavy.lock` when that file exists (shared machines: two big runs never meet; set
 # XGD_HEAVY_LOCKED=1 when the caller already holds it).
 #
-# Rows: f32; bf16 = the default exact mode (f32 activations, bf16 weights widened to f32); bf16 fast
-# = XGD_BF16_DOT=1 (activations rounded to bf16 as transformers does on a bf16 model; AMX tiles
-# where the CPU has AMX-BF16). PyTorch (tests/oracle/hf_ref.py, torch 1.13) always computes in
+# Rows: f32; bf16 = the exact mode, XGD_BF16_DOT=0 (f32 activations, bf16 weights widened to f32);
+# bf16 fast = XGD_BF16_DOT=1, the default where the CPU has AMX-BF16 (activations rounded to bf16
+# as transformers does on a bf16 model; AMX tiles). PyTorch (tests/oracle/hf_ref.py, torch 1.13) always computes in
 # f32 (upcasting bf16 checkpoints; its bf16 CPU matmul is no faster in Debian's build), at its
 # best thread setting. Decode is bandwidth-bound, so the script also prints how much of the DRAM
 # bandwidth PyTorch's decode already streams and the largest decode ratio any engine could reach
