@@ -72,10 +72,10 @@ line("LoRA r=64, f32 base", xl, tl)
 def form(t):
     return f", PyTorch {t.get('lora_form')} LoRA, {t.get('threads')} thread(s)" if t else ""
 line("LoRA r=64, bf16 base, xgd default (bf16 math fast, as PyTorch's bf16 step)" + form(tlb), xlf, tlb)
-line("LoRA r=64, bf16 base, xgd --bf16_math exact (f32 math)" + form(tlb), xlb, tlb)
+line("LoRA r=64, bf16 base, xgd exact f32 math (xgd --bf16-math exact)" + form(tlb), xlb, tlb)
 if xlf and (tl or tlb):
     fast = min((r for r in (tl, tlb) if r), key=lambda r: r["step_s"])
-    for name, x in (("default, fast bf16 math", xlf), ("--bf16_math exact", xlb)):
+    for name, x in (("default, fast bf16 math", xlf), ("exact f32 math", xlb)):
         if x:
             print(f"{shape} LoRA, xgd bf16 base ({name}) against PyTorch's fastest LoRA step measured "
                   f"({fast['weights']} base, {fast.get('lora_form')}): {fast['step_s'] / x['step_s']:.2f}x")
