@@ -61,7 +61,9 @@ int cmd_dpo(int argc, char **argv) {
         "Full fine-tuning keeps f32 weights; the reference log-probs are computed once before training.\n"
         "With --use_lora the base stays frozen in its dtype and the reference is the base (adapters off); a bf16\n"
         "base computes in xgd's bf16 math mode: fast by default where the CPU has AMX-BF16 (bf16 activations, as\n"
-        "PyTorch's bf16 step; 2.3x faster than exact on the GPT-2 shape), `xgd --bf16-math exact dpo ...` for f32 math.\n"
+        "PyTorch's bf16 step; 2-3x faster than exact), `xgd --bf16-math exact dpo ...` for f32 math.\n"
+        "Backward reuses the forward pass's activations when they fit XGD_TRAIN_ACT_MB (default 3072 MiB),\n"
+        "else recomputes each block (less memory, ~25% more work).\n"
         "Interrupted runs resume from DIR/checkpoint-last.", opts, 0, 0};
     const char *pos[1];
     int npos, r = args_parse(&spec, argc, argv, pos, &npos);
