@@ -49,6 +49,19 @@ need_shared() {
   done
 }
 
+# tiny_gpt2 DIR N_EMBD INIT_RANGE [DTYPE]: a random 2-layer GPT-2 (4 heads, 128 positions) in DIR
+# with the tiny tokenizer of tests/generate/make_tiny_tokenizer.py (eos = bos = its last id), as
+# `xgd init` writes it (DTYPE f32 unless given); exits the test on failure.
+tiny_gpt2() {
+  local dir=$1 embd=$2 range=$3 dt=${4:-f32} lib V
+  lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  mkdir -p "$dir"
+  V=$(/usr/bin/python3 "$lib/../generate/make_tiny_tokenizer.py" "$dir") || { echo "FAIL: tiny tokenizer"; exit 1; }
+  echo "{\"vocab_size\": $V, \"n_embd\": $embd, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 128,
+         \"initializer_range\": $range, \"eos_token_id\": $((V - 1)), \"bos_token_id\": $((V - 1))}" >"$dir.cfg.json"
+  "$XGD" -q init --family gpt2 --config "$dir.cfg.json" --out "$dir" --dtype "$dt" >/dev/null || { echo "FAIL: init $dir"; exit 1; }
+}
+
 # finish NAME: the closing count line; the exit status is the test's result.
 finish() {
   echo "$1: $pass passed, $fail failed"

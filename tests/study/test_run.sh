@@ -5,13 +5,9 @@
 # the same bytes; a second run skips every complete step and changes nothing; a changed setting
 # makes its step and those downstream stale; an interrupted step is redone.
 . "$(dirname "$0")/../common/lib.sh"
-here=$(cd "$(dirname "$0")" && pwd)
 tmpdir study_run model data prompts lexicon
 
-V=$(/usr/bin/python3 "$here/../generate/make_tiny_tokenizer.py" "$T/model")
-echo "{\"vocab_size\": $V, \"n_embd\": 32, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 128, \"initializer_range\": 0.2,
-       \"eos_token_id\": $((V - 1)), \"bos_token_id\": $((V - 1))}" >"$T/cfg.json"
-"$XGD" -q init --family gpt2 --config "$T/cfg.json" --out "$T/model" >/dev/null || { echo "FAIL: init"; exit 1; }
+tiny_gpt2 "$T/model" 32 0.2
 /usr/bin/python3 - "$T" <<'PY'
 import json, random, sys
 t = sys.argv[1]; random.seed(1)

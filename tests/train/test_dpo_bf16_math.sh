@@ -11,22 +11,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 tmpdir train_dpo_bf16_math model data
 
-V=$(/usr/bin/python3 "$here/../generate/make_tiny_tokenizer.py" "$T/model")
-echo "{\"vocab_size\": $V, \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 128, \"initializer_range\": 0.1,
-       \"eos_token_id\": $((V - 1)), \"bos_token_id\": $((V - 1))}" >"$T/cfg.json"
-"$XGD" -q init --family gpt2 --config "$T/cfg.json" --out "$T/model" --dtype bf16 >/dev/null || { echo "FAIL: init"; exit 1; }
-/usr/bin/python3 - "$T" <<'PY'
-import json, random, sys
-random.seed(1)
-t = sys.argv[1]
-subj = ["the cat", "a man", "the weather", "our team", "the city", "my friend", "this book", "the river"]
-good = ["is nice", "seems calm", "was kind", "is great", "looks fine"]
-bad = ["is damn stupid", "is a stupid idiot", "sucks damn", "is idiot trash"]
-with open(f"{t}/data/pairs.jsonl", "w") as f:
-    for i in range(120):
-        f.write(json.dumps({"prompt_text": random.choice(subj), "unpert_gen_text": " " + random.choice(good),
-                            "pert_gen_text": " " + random.choice(bad)}) + "\n")
-PY
+tiny_gpt2 "$T/model" 64 0.1 bf16
+/usr/bin/python3 "$here/tools/tiny_pairs.py" --seed 1 --rows 120 "$T/data/pairs.jsonl"
 run() { "$XGD" -q --bf16-math "$1" dpo --data_dir "$T/data" --model_name_or_path "$T/model" --max_steps 30 --learning_rate 3e-3 \
         --warmup_steps 2 --eval_steps 10 --save_steps 100 --logging_steps 5 --max_length 32 --max_prompt_length 8 \
         --seed 3 --use_lora --lora_r 8 --lora_alpha 16 --output_dir "$T/$1"; }

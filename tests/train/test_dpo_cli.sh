@@ -3,31 +3,15 @@
 # reward margin grows; the final checkpoint is a HF folder that xgd loads and that differs from the
 # base; a run killed at random points and resumed ends with byte-identical weights to an
 # unbroken run; malformed rows are reported with file:line.
-set -u
-XGD=${XGD:?}
+. "$(dirname "$0")/../common/lib.sh"
 here=$(cd "$(dirname "$0")" && pwd)
-T=${XGD_TMP:-/tmp/xgd-test}/train_dpo_cli
-rm -rf "$T"; mkdir -p "$T/model" "$T/data"
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+tmpdir train_dpo_cli model data
 
-V=$(/usr/bin/python3 "$here/../generate/make_tiny_tokenizer.py" "$T/model")
-echo "{\"vocab_size\": $V, \"n_embd\": 32, \"n_layer\": 2, \"n_head\": 4, \"n_positions\": 128, \"initializer_range\": 0.1,
-       \"eos_token_id\": $((V - 1)), \"bos_token_id\": $((V - 1))}" >"$T/cfg.json"
-"$XGD" -q init --family gpt2 --config "$T/cfg.json" --out "$T/model" >/dev/null || { echo "FAIL: init"; exit 1; }
+tiny_gpt2 "$T/model" 32 0.1
+/usr/bin/python3 "$here/tools/tiny_pairs.py" --seed 0 --rows 80 "$T/data/part0.jsonl" "$T/data/part1.jsonl"
 /usr/bin/python3 - "$T" <<'PY'
-import json, random, sys
-random.seed(0)
+import json, sys
 t = sys.argv[1]
-subj = ["the cat", "a man", "the weather", "our team", "the city", "my friend", "this book", "the river"]
-good = ["is nice", "seems calm", "was kind", "is great", "looks fine"]
-bad = ["is damn stupid", "is a stupid idiot", "sucks damn", "is idiot trash"]
-for part in range(2):
-    with open(f"{t}/data/part{part}.jsonl", "w") as f:
-        for i in range(80):
-            f.write(json.dumps({"prompt_text": random.choice(subj), "unpert_gen_text": " " + random.choice(good),
-                                "pert_gen_text": " " + random.choice(bad)}) + "\n")
 with open(f"{t}/bad.jsonl", "w") as f:
     f.write(json.dumps({"prompt": "a", "chosen": " b", "rejected": " c"}) + "\n")
     f.write(json.dumps({"prompt": "a", "chosen": 3}) + "\n")
@@ -118,5 +102,4 @@ mkdir -p "$T/badd"; cp "$T/bad.jsonl" "$T/badd/"
 "$XGD" -q dpo --data_dir "$T/badd" --model_name_or_path "$T/model" --output_dir "$T/c" --max_steps 1 2>"$T/err" >/dev/null
 [ $? -eq 1 ] && grep -q "bad.jsonl:2" "$T/err" && ok || bad "malformed row not reported: $(cat "$T/err")"
 
-echo "train_dpo_cli: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish train_dpo_cli
