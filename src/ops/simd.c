@@ -245,6 +245,12 @@ AVX512 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, 
         const __m512 xe = _mm512_loadu_ps(xp + i), xo = _mm512_loadu_ps(xp + i + 16);
         const __m512i v0 = _mm512_loadu_si512((const void *)(w + i)), v1 = _mm512_loadu_si512((const void *)(w1 + i));
         const __m512i v2 = _mm512_loadu_si512((const void *)(w2 + i)), v3 = _mm512_loadu_si512((const void *)(w3 + i));
+        /* the same columns of the next four rows (the next call's rows): software prefetch one group
+         * ahead keeps more DRAM reads in flight than the hardware streamers alone (1.1B Llama
+         * shape after a 128-token prompt: 11.0-11.4 against 9.3-9.6 tok/s, alternating runs);
+         * past the matrix's end it is a no-op (prefetches never fault) */
+        _mm_prefetch((const char *)(w + 4 * n + i), _MM_HINT_T0); _mm_prefetch((const char *)(w1 + 4 * n + i), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w2 + 4 * n + i), _MM_HINT_T0); _mm_prefetch((const char *)(w3 + 4 * n + i), _MM_HINT_T0);
         a0 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v0, hi)), _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), a0));
         a1 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v1, hi)), _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), a1));
         a2 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v2, hi)), _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v2, 16)), a2));
@@ -273,6 +279,9 @@ AVX512 static inline __attribute__((always_inline)) void axpy_bf16_pairs(float *
         #pragma GCC unroll 8
         for (int r = 0; r < nr; r++) {
             const __m512i v = _mm512_loadu_si512((const void *)(w + r * ws + i));
+            /* the next pass's rows, same columns (see xgd_dot_bf16_pairs4): GPT-2 bf16 decode after
+             * a 128-token prompt 70-73 against 57-64 tok/s */
+            _mm_prefetch((const char *)(w + (r + nr) * ws + i), _MM_HINT_T0);
             we[r] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
             wo[r] = _mm512_castsi512_ps(_mm512_and_si512(v, hi));
         }
