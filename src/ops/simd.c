@@ -371,6 +371,27 @@ AVX512 void xgd_dot_bf16_pairs4_rows(float *out, int64_t ldo, const float *xp, i
     }
 }
 
+/* out[r] = x . w[r*ldw ..] for four rows of f32 w (one query against four keys): four
+ * accumulators and one shared reduction tree instead of four horizontal sums */
+AVX512 static void dot_f32_rows4_avx512(float *out, const float *x, const float *w, int64_t ldw, int64_t n) {
+    const float *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = tail_mask(n - i);
+        const __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
+        a0 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w + i), a0);
+        a1 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w1 + i), a1);
+        a2 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w2 + i), a2);
+        a3 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w3 + i), a3);
+    }
+    _mm_storeu_ps(out, reduce4(a0, a1, a2, a3));
+}
+
+void xgd_dot_f32_rows4(float *out, const float *x, const float *w, int64_t ldw, int64_t n) {
+    if (xgd_cpu_avx512()) { dot_f32_rows4_avx512(out, x, w, ldw, n); return; }
+    for (int r = 0; r < 4; r++) out[r] = dot_c(x, w + r * ldw, n);
+}
+
 AVX512 static void dot_rows_avx512(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
     int64_t m = 0;
     for (; m + 4 <= M; m += 4) dot4(out + m * ldo, ldo, x + m * ldx, ldx, w, t, n);
