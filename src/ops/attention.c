@@ -121,12 +121,16 @@ static void forward_group(float *out, float *probs, float *scratch, const float 
         const int lim = causal_limit(a, i);
         const float *qi = q + ((int64_t)b * Tq + i) * qrow + (int64_t)g * rep * hd;   /* rep heads, stride hd */
         float *s = scratch;                                                          /* (rep, Tk) */
-        int j0 = 0;
-        if (rep == 1)   /* one query head per kv head: four keys per call, one reduction tree */
-            for (; j0 + 4 <= lim; j0 += 4) xgd_dot_f32_rows4(s + j0, qi, kb + j0 * krow, krow, hd);
-        for (int j = j0; j < lim; j++) {
-            for (int r = 0; r < rep; r++) s[(int64_t)r * Tk + j] = 0.0f;
-            xgd_dot_rows(s + j, Tk, qi, hd, rep, kb + j * krow, XGD_F32, hd);
+        if (rep == 1) {
+            /* one query head per kv head: the keys are the rows and the query the shared vector,
+             * so four keys go through each pass and one reduction tree */
+            memset(s, 0, (size_t)lim * sizeof(float));
+            xgd_dot_rows(s, 1, kb, krow, lim, qi, XGD_F32, hd);
+        } else {
+            for (int j = 0; j < lim; j++) {
+                for (int r = 0; r < rep; r++) s[(int64_t)r * Tk + j] = 0.0f;
+                xgd_dot_rows(s + j, Tk, qi, hd, rep, kb + j * krow, XGD_F32, hd);
+            }
         }
         for (int r = 0; r < rep; r++) {
             const int h = g * rep + r;

@@ -34,9 +34,6 @@ void xgd_round_to_bf16(float *dst, const float *src, int64_t n);
  *   dot:  out[m*ldo] += sum_i x[m*ldx + i] * w[i]
  *   axpy: y[m*ldy + i] += s[m*lds] * w[i]                                                    */
 void xgd_dot_rows(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n);
-/* out[r] = x . w[r*ldw + 0..n) for r < 4: one f32 row against four (a decoding query against four
- * keys), with one shared reduction. out is overwritten. */
-void xgd_dot_f32_rows4(float *out, const float *x, const float *w, int64_t ldw, int64_t n);
 /* Single-row bf16 dot products with x in "pair order" (xgd_bf16_pair_order): each 64-byte load of
  * 32 bf16 weights is widened by one shift (even weights) and one mask (odd weights), half the work
  * of widening 16 at a time. 0 when the CPU lacks AVX-512 (use xgd_dot_rows). */

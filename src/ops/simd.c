@@ -157,6 +157,19 @@ AVX512 static inline __m512 load_w16(const void *w, xgd_dtype t, int64_t i, int6
 
 
 
+/* (sum a0, sum a1, sum a2, sum a3) with one shared add tree: 512 -> 256 bits per vector, then
+ * three horizontal adds and a fold of the two 128-bit lanes (a third of four separate reductions) */
+AVX512 static inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    const __m256 h0 = _mm256_add_ps(_mm512_castps512_ps256(a0), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a0), 1)));
+    const __m256 h1 = _mm256_add_ps(_mm512_castps512_ps256(a1), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a1), 1)));
+    const __m256 h2 = _mm256_add_ps(_mm512_castps512_ps256(a2), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a2), 1)));
+    const __m256 h3 = _mm256_add_ps(_mm512_castps512_ps256(a3), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a3), 1)));
+    /* hadd(h0,h1) per 128-bit lane: (h0 pair sums, h1 pair sums); the second hadd gives per lane
+     * (s0, s1, s2, s3) partials, and the two lanes add up to the four sums */
+    const __m256 q = _mm256_hadd_ps(_mm256_hadd_ps(h0, h1), _mm256_hadd_ps(h2, h3));
+    return _mm_add_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps(q, 1));
+}
+
 /* Four, two or one x rows per pass: each widened weight vector feeds one FMA per row, with
  * named accumulators so they stay in registers (an indexed array spilled to the stack and made
  * the kernel 1.6x slower). Tails use the smaller kernels, so no work is wasted. */
@@ -171,10 +184,14 @@ AVX512 static void dot4(float *out, int64_t ldo, const float *x, int64_t ldx, co
         a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x2 + i), wv, a2);
         a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x3 + i), wv, a3);
     }
-    out[0] += _mm512_reduce_add_ps(a0);
-    out[ldo] += _mm512_reduce_add_ps(a1);
-    out[2 * ldo] += _mm512_reduce_add_ps(a2);
-    out[3 * ldo] += _mm512_reduce_add_ps(a3);
+    const __m128 sums = reduce4(a0, a1, a2, a3);
+    if (ldo == 1) {   /* contiguous outputs, e.g. a decoding query's scores against four keys */
+        _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), sums));
+        return;
+    }
+    float v[4];
+    _mm_storeu_ps(v, sums);
+    for (int r = 0; r < 4; r++) out[r * ldo] += v[r];
 }
 
 AVX512 static void dot2(float *out, int64_t ldo, const float *x, int64_t ldx, const void *w, xgd_dtype t, int64_t n) {
@@ -221,19 +238,6 @@ AVX512 float xgd_dot_bf16_pairs(const float *xp, const uint16_t *w, int64_t n) {
     }
     for (; i < n; i += 16) a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail_mask(n - i), xp + i), load_w16(w, XGD_BF16, i, n - i), a0);
     return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-}
-
-/* (sum a0, sum a1, sum a2, sum a3) with one shared add tree: 512 -> 256 bits per vector, then
- * three horizontal adds and a fold of the two 128-bit lanes (a third of four separate reductions) */
-AVX512 static inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-    const __m256 h0 = _mm256_add_ps(_mm512_castps512_ps256(a0), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a0), 1)));
-    const __m256 h1 = _mm256_add_ps(_mm512_castps512_ps256(a1), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a1), 1)));
-    const __m256 h2 = _mm256_add_ps(_mm512_castps512_ps256(a2), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a2), 1)));
-    const __m256 h3 = _mm256_add_ps(_mm512_castps512_ps256(a3), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a3), 1)));
-    /* hadd(h0,h1) per 128-bit lane: (h0 pair sums, h1 pair sums); the second hadd gives per lane
-     * (s0, s1, s2, s3) partials, and the two lanes add up to the four sums */
-    const __m256 q = _mm256_hadd_ps(_mm256_hadd_ps(h0, h1), _mm256_hadd_ps(h2, h3));
-    return _mm_add_ps(_mm256_castps256_ps128(q), _mm256_extractf128_ps(q, 1));
 }
 
 AVX512 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, int64_t n) {
@@ -369,27 +373,6 @@ AVX512 void xgd_dot_bf16_pairs4_rows(float *out, int64_t ldo, const float *xp, i
             _mm_storeu_ps(o, _mm_add_ps(_mm_loadu_ps(o), reduce4(acc[q][0], acc[q][1], acc[q][2], acc[q][3])));
         }
     }
-}
-
-/* out[r] = x . w[r*ldw ..] for four rows of f32 w (one query against four keys): four
- * accumulators and one shared reduction tree instead of four horizontal sums */
-AVX512 static void dot_f32_rows4_avx512(float *out, const float *x, const float *w, int64_t ldw, int64_t n) {
-    const float *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 k = tail_mask(n - i);
-        const __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
-        a0 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w + i), a0);
-        a1 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w1 + i), a1);
-        a2 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w2 + i), a2);
-        a3 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w3 + i), a3);
-    }
-    _mm_storeu_ps(out, reduce4(a0, a1, a2, a3));
-}
-
-void xgd_dot_f32_rows4(float *out, const float *x, const float *w, int64_t ldw, int64_t n) {
-    if (xgd_cpu_avx512()) { dot_f32_rows4_avx512(out, x, w, ldw, n); return; }
-    for (int r = 0; r < 4; r++) out[r] = dot_c(x, w + r * ldw, n);
 }
 
 AVX512 static void dot_rows_avx512(float *out, int64_t ldo, const float *x, int64_t ldx, int64_t M, const void *w, xgd_dtype t, int64_t n) {
