@@ -1,7 +1,8 @@
 /* bench_linear: throughput of xgd_linear at transformer shapes.
- *   prefill (large M): f32 weights via OpenBLAS sgemm, f16/bf16 exact (f32 panels + sgemm), the
- *   fast bf16 kernels called directly (AMX tiles where available; vdpbf16ps), in GFLOP/s and as a
- *   ratio to f32 sgemm (the first row of the shape) measured in the same run;
+ *   prefill (large M): OpenBLAS sgemm on the f32 weight (the competitor, first rows), then
+ *   xgd_linear with f32/f16/bf16 weights in exact mode (the own GEMM of linear_gemm.c where the CPU
+ *   has AVX-512), the fast bf16 kernels called directly (AMX tiles where available; vdpbf16ps), in
+ *   GFLOP/s and as a ratio to OpenBLAS's f32 dot form (the first row of the shape), same run;
  *   decode (M=1, small M): weight-streaming GEMV in GB/s of weight bytes read.
  * Medians of several runs; the machine is shared and noisy (perf-anchors.md).
  * Usage: bench_linear [reps] [decode]   ("decode": only the decode rows; XGD_NUM_THREADS limits our OpenMP threads; OpenBLAS has its own) */
@@ -11,6 +12,7 @@
 #include "ops/linear_internal.h"
 #include "base/log.h"
 #include "base/rng.h"
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +22,14 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-enum { K_LINEAR, K_AMX, K_DOT };
+enum { K_LINEAR, K_AMX, K_DOT, K_BLAS };
 
 static void run(int kernel, float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b) {
     const int dotform = W->layout == XGD_W_OUT_IN;
-    if (kernel == K_AMX) xgd_matmul_amx(y, x, M, W->data, W->out, W->in, dotform, 0.0f);
+    if (kernel == K_BLAS)   /* the competitor: OpenBLAS sgemm on the f32 weight as it lies */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, dotform ? CblasTrans : CblasNoTrans, (int)M, (int)W->out, (int)W->in,
+                    1.0f, x, (int)W->in, W->data, (int)(dotform ? W->in : W->out), 0.0f, y, (int)W->out);
+    else if (kernel == K_AMX) xgd_matmul_amx(y, x, M, W->data, W->out, W->in, dotform, 0.0f);
     else if (kernel == K_DOT) xgd_matmul_bf16dot(y, x, M, W->data, W->out, W->in, dotform, 0.0f);
     else xgd_linear(y, x, M, W, b);
 }
@@ -69,14 +74,15 @@ int main(int argc, char **argv) {
         int64_t M = prefill[s][0], K = prefill[s][1], N = prefill[s][2];
         float *x = malloc((size_t)(M * K) * 4), *y = malloc((size_t)(M * N) * 4), *b = calloc((size_t)N, 4);
         for (int64_t i = 0; i < M * K; i++) x[i] = xgd_rng_normal(&rng);
-        struct { const char *name; xgd_dtype dt; int layout, kernel; } v[8] = {
-            {"f32 out,in (sgemm)", XGD_F32, XGD_W_OUT_IN, K_LINEAR}, {"f32 in,out (sgemm)", XGD_F32, XGD_W_IN_OUT, K_LINEAR},
+        struct { const char *name; xgd_dtype dt; int layout, kernel; } v[10] = {
+            {"f32 out,in (OpenBLAS)", XGD_F32, XGD_W_OUT_IN, K_BLAS}, {"f32 in,out (OpenBLAS)", XGD_F32, XGD_W_IN_OUT, K_BLAS},
+            {"f32 out,in (xgd)", XGD_F32, XGD_W_OUT_IN, K_LINEAR}, {"f32 in,out (xgd)", XGD_F32, XGD_W_IN_OUT, K_LINEAR},
             {"f16 exact", XGD_F16, XGD_W_OUT_IN, K_LINEAR}, {"bf16 exact", XGD_BF16, XGD_W_OUT_IN, K_LINEAR},
             {"bf16 AMX out,in", XGD_BF16, XGD_W_OUT_IN, K_AMX}, {"bf16 AMX in,out", XGD_BF16, XGD_W_IN_OUT, K_AMX},
             {"bf16 vdpbf16ps out,in", XGD_BF16, XGD_W_OUT_IN, K_DOT}, {"bf16 vdpbf16ps in,out", XGD_BF16, XGD_W_IN_OUT, K_DOT}};
         double base = 0;
         xgd_ops_set_fast_bf16(0);
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 10; i++) {
             if ((v[i].kernel == K_AMX && !xgd_cpu_amx()) || (v[i].kernel == K_DOT && !xgd_cpu_avx512bf16())) continue;
             void *w = make_weight(v[i].dt, N * K, &rng);
             xgd_wmat W = {w, v[i].dt, N, K, v[i].layout};

@@ -75,9 +75,23 @@ static void matmul_half_panels(float *y, const float *x, int64_t M, const void *
     free(panel);
 }
 
-/* y(M,n_out) = beta*y + x(M,n_in)·op(A); beta is 0 or 1. */
+/* y(M,n_out) = beta*y + bias + x(M,n_in)·op(A); beta is 0 or 1, bias (n_out) may be NULL. */
 static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
-                     int64_t n_out, int64_t n_in, int dotform, float beta) {
+                     int64_t n_out, int64_t n_in, int dotform, float beta, const float *bias) {
+    const int fast = t == XGD_BF16 && xgd_ops_fast_bf16() && (xgd_cpu_amx() || xgd_cpu_avx512bf16());
+    /* the exact product of many rows: own GEMM, which adds the bias as it stores y */
+    if (!fast && M >= (t == XGD_F32 ? XGD_SMALL_M_F32 : XGD_SMALL_M) && xgd_cpu_avx512()) {
+        xgd_matmul_gemm(y, x, M, A, t, n_out, n_in, dotform, beta, bias);
+        return;
+    }
+    if (bias) {   /* the other kernels accumulate into y: start it at beta*y + bias */
+        for (int64_t m = 0; m < M; m++) {
+            float *r = y + m * n_out;
+            if (beta == 0.0f) memcpy(r, bias, (size_t)n_out * sizeof(float));
+            else for (int64_t o = 0; o < n_out; o++) r[o] += bias[o];
+        }
+        beta = 1.0f;
+    }
     if (t == XGD_F32 && M >= XGD_SMALL_M_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, dotform ? CblasTrans : CblasNoTrans, (int)M, (int)n_out,
                     (int)n_in, 1.0f, x, (int)n_in, A, (int)(dotform ? n_in : n_out), beta, y, (int)n_out);
@@ -88,7 +102,6 @@ static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dty
                     (int)(dotform ? n_in : n_out), 1.0f, A, (int)(dotform ? n_in : n_out), x, 1, beta, y, 1);
         return;
     }
-    const int fast = t == XGD_BF16 && xgd_ops_fast_bf16() && (xgd_cpu_amx() || xgd_cpu_avx512bf16());
     if (M < XGD_SMALL_M) {
         if (beta == 0.0f) memset(y, 0, (size_t)(M * n_out) * sizeof(float));
         if (fast) {
@@ -112,19 +125,14 @@ static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dty
 
 void xgd_linear(float *y, const float *x, int64_t M, const xgd_wmat *W, const float *b) {
     const int64_t N = W->out, K = W->in;
-    float beta = 0.0f;
-    if (b) {
-        for (int64_t m = 0; m < M; m++) memcpy(y + m * N, b, (size_t)N * sizeof(float));
-        beta = 1.0f;
-    }
-    matmul_w(y, x, M, W->data, W->dtype, N, K, W->layout == XGD_W_OUT_IN, beta);
+    matmul_w(y, x, M, W->data, W->dtype, N, K, W->layout == XGD_W_OUT_IN, 0.0f, b);
 }
 
 void xgd_linear_backward(float *dx, float *dW, float *db, const float *dy, const float *x,
                          int64_t M, const xgd_wmat *W) {
     const int64_t N = W->out, K = W->in;
     /* dx(M,K) += dy(M,N)·W(N,K): OUT_IN storage is the axpy form, IN_OUT (K,N) the dot form. */
-    if (dx) matmul_w(dx, dy, M, W->data, W->dtype, K, N, W->layout == XGD_W_IN_OUT, 1.0f);
+    if (dx) matmul_w(dx, dy, M, W->data, W->dtype, K, N, W->layout == XGD_W_IN_OUT, 1.0f, NULL);
     if (dW) {
         if (W->layout == XGD_W_OUT_IN)   /* dW(N,K) += dyᵀ·x */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, dy, (int)N, x, (int)K,

@@ -12,6 +12,11 @@ enum { XGD_SMALL_M = 16, XGD_SMALL_M_F32 = 12 };
 /* y(M,n_out) += x(M,n_in)·op(A), A f32/f16/bf16, converting one row of A at a time. */
 void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
                       int64_t n_out, int64_t n_in, int dotform);
+/* y(M,n_out) = beta*y + bias + x(M,n_in)·op(A), A f32/f16/bf16 widened to f32 while packing, f32
+ * products and sums (linear_gemm.c): the exact path of every product with M >= XGD_SMALL_M(_F32).
+ * Needs xgd_cpu_avx512(); beta is 0 or 1; bias (n_out) may be NULL. */
+void xgd_matmul_gemm(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,
+                     int64_t n_out, int64_t n_in, int dotform, float beta, const float *bias);
 /* y(M,n_out) = beta*y + bf16(x)·op(A) with A bf16, vdpbf16ps, f32 accumulation. Needs avx512bf16. */
 void xgd_matmul_bf16dot(float *y, const float *x, int64_t M, const void *A,
                         int64_t n_out, int64_t n_in, int dotform, float beta);
