@@ -34,30 +34,31 @@ __attribute__((target("avx512f"))) static uint64_t xor_avx512(const uint64_t *a,
     return x;
 }
 
-/* Read-only streaming bandwidth over a buffer much larger than the caches (GB/s, best of 3; run
- * before and after the timings, the better kept): an XOR over 64-bit words (a float sum would be
- * latency-bound), with AVX-512 where the CPU has it. */
-static double dram_read_gbs(void) {
-    size_t n = (size_t)128 << 20; /* 1 GiB of 64-bit words */
-    uint64_t *a = xgd_aligned_alloc(n * sizeof(uint64_t));
+/* Read-only streaming bandwidth over a buffer much larger than the caches: one pass of an XOR over
+ * 64-bit words (a float sum would be latency-bound), with AVX-512 where the CPU has it. The pass
+ * also leaves the caches holding none of the model, so a decode timed right after it starts from
+ * DRAM, the regime its share of this bandwidth is about. */
+enum { PROBE_WORDS = 128 << 20 };   /* 1 GiB */
+
+static uint64_t *dram_probe_buffer(void) {
+    uint64_t *a = xgd_aligned_alloc((size_t)PROBE_WORDS * sizeof(uint64_t));
 #pragma omp parallel for
-    for (size_t i = 0; i < n; i++) a[i] = i * 0x9E3779B97F4A7C15ull;
-    double best = 0;
-    for (int r = 0; r < 3; r++) {
-        double t0 = xgd_now();
-        uint64_t x = 0;
-        if (xgd_cpu_avx512()) x = xor_avx512(a, n);
-        else {
+    for (size_t i = 0; i < PROBE_WORDS; i++) a[i] = i * 0x9E3779B97F4A7C15ull;
+    return a;
+}
+
+static double dram_pass_gbs(const uint64_t *a) {
+    const size_t n = PROBE_WORDS;
+    double t0 = xgd_now();
+    uint64_t x = 0;
+    if (xgd_cpu_avx512()) x = xor_avx512(a, n);
+    else {
 #pragma omp parallel for simd reduction(^ : x)
-            for (size_t i = 0; i < n; i++) x ^= a[i];
-        }
-        double dt = xgd_now() - t0;
-        if (x == 42) printf("?");
-        double gbs = (double)n * sizeof(uint64_t) / dt / 1e9;
-        if (gbs > best) best = gbs;
+        for (size_t i = 0; i < n; i++) x ^= a[i];
     }
-    free(a);
-    return best;
+    double dt = xgd_now() - t0;
+    if (x == 42) printf("?");
+    return (double)n * sizeof(uint64_t) / dt / 1e9;
 }
 
 /* The f32 FMA peak of this machine's threads (GFLOP/s, best of 3): each thread runs 24 independent
@@ -82,12 +83,13 @@ __attribute__((target("avx512f"))) static double fma_run_avx512(long iters) {
     return flops;
 }
 
-static double fma_peak_gflops(void) {
+/* best of 3 runs of `iters` (20M: ~0.5 s, 4M: ~0.1 s on two cores) */
+static double fma_peak_gflops(long iters) {
     double best = 0;
     if (!xgd_cpu_avx512()) return 0;
     for (int r = 0; r < 3; r++) {
         double t0 = xgd_now();
-        double flops = fma_run_avx512(20000000);
+        double flops = fma_run_avx512(iters);
         double g = flops / (xgd_now() - t0) / 1e9;
         if (g > best) best = g;
     }
@@ -118,17 +120,23 @@ int main(int argc, char **argv) {
     int32_t *ids = xgd_malloc(sizeof(int32_t) * (size_t)B * (size_t)T);
     for (int i = 0; i < B * T; i++) ids[i] = (int32_t)((i * 7919) % V);
     float *logits = xgd_malloc(sizeof(float) * (size_t)B * (size_t)T * (size_t)V);
-    double tp[16], td[16];
-    const double gbs0 = dram_read_gbs(), peak0 = fma_peak_gflops();
+    /* Each repetition measures the machine right before it is timed (the FMA peak before a prefill,
+     * a DRAM pass before a decode), and the shares below are medians of the per-repetition ratios:
+     * a shared VM host changes both by a third from one second to the next, so limits measured
+     * once per run (as before) made the shares swing as much. */
+    double tp[16], td[16], pk[16], bw[16];
+    uint64_t *probe = dram_probe_buffer();
     if (R > 16) R = 16;
     /* prefill: B sequences of T tokens, logits at every position (as transformers' forward computes them) */
     xgd_state *s = xgd_state_new(m, B, T + S);
     for (int r = 0; r < R; r++) {
         xgd_state_reset(s);
+        pk[r] = fma_peak_gflops(4000000);
         double t0 = xgd_now();
         xgd_fwd f = {.ids = ids, .T = T, .logits = logits, .all_logits = 1};
         if (xgd_forward(s, &f) != 0) { fprintf(stderr, "bench_forward: %s\n", xgd_errmsg()); return 1; }
         tp[r] = xgd_now() - t0;
+        fprintf(stderr, "bench_forward: prefill %d: %.3f s, FMA peak just before %.0f GFLOP/s\n", r, tp[r], pk[r]);
     }
     xgd_state_free(s);
     /* decode: one stream, a cache of T tokens, S single-token steps */
@@ -137,6 +145,7 @@ int main(int argc, char **argv) {
         xgd_state_reset(s);
         xgd_fwd f = {.ids = ids, .T = T, .logits = logits};
         xgd_forward(s, &f);
+        bw[r] = dram_pass_gbs(probe);
         double t0 = xgd_now();
         for (int k = 0; k < S; k++) {
             xgd_fwd g = {.ids = ids + k, .T = 1, .logits = logits};
@@ -145,7 +154,7 @@ int main(int argc, char **argv) {
         td[r] = (xgd_now() - t0) / S;
     }
     xgd_state_free(s);
-    double prefill = median(tp, R), decode = median(td, R);
+    free(probe);
     /* matmul flops of the prefill: 2 * (params in the blocks) per token + attention + head */
     double block_params = (double)m->n_params - (double)hp->vocab * hp->hidden * (hp->tied ? 1 : 2);
     if (m->fam->pos == POS_LEARNED) block_params -= (double)hp->max_pos * hp->hidden;
@@ -156,15 +165,19 @@ int main(int argc, char **argv) {
     const double bpp = (double)m->weight_bytes / (double)m->n_params;
     double dec_bytes = (double)m->weight_bytes - (hp->tied ? 0.0 : bpp * hp->vocab * hp->hidden);
     if (m->fam->pos == POS_LEARNED) dec_bytes -= bpp * hp->max_pos * hp->hidden;
-    double gbs = dram_read_gbs();
-    if (gbs < gbs0) gbs = gbs0;   /* a shared machine's bandwidth swings: the better of before/after */
-    double peak = fma_peak_gflops();
-    if (peak < peak0) peak = peak0;
+    double pshare[16], dshare[16];
+    for (int r = 0; r < R; r++) {
+        pshare[r] = pk[r] > 0 ? flops / tp[r] / 1e9 / pk[r] : 0;
+        dshare[r] = dec_bytes / td[r] / 1e9 / bw[r];
+    }
+    const double prefill = median(tp, R), decode = median(td, R), gbs = median(bw, R), peak = median(pk, R);
     printf("{\"model\": \"%s\", \"family\": \"%s\", \"params\": %lld, \"weight_bytes\": %lld, \"threads\": %d, "
            "\"batch\": %d, \"prompt\": %d, \"prefill_s\": %.4f, \"prefill_tok_s\": %.1f, \"prefill_gflops\": %.1f, "
-           "\"decode_tok_s\": %.2f, \"decode_bytes\": %.0f, \"decode_weight_gbs\": %.2f, \"dram_read_gbs\": %.2f, \"f32_peak_gflops\": %.1f, \"blas_core\": \"%s\"}\n",
+           "\"decode_tok_s\": %.2f, \"decode_bytes\": %.0f, \"decode_weight_gbs\": %.2f, \"dram_read_gbs\": %.2f, \"f32_peak_gflops\": %.1f, "
+           "\"prefill_peak_share\": %.3f, \"decode_dram_share\": %.3f, \"blas_core\": \"%s\"}\n",
            argv[1], m->fam->model_type, (long long)m->n_params, (long long)m->weight_bytes, xgd_num_threads(), B, T,
-           prefill, B * T / prefill, flops / prefill / 1e9, 1.0 / decode, dec_bytes, dec_bytes / decode / 1e9, gbs, peak, xgd_blas_core());
+           prefill, B * T / prefill, flops / prefill / 1e9, 1.0 / decode, dec_bytes, dec_bytes / decode / 1e9, gbs, peak,
+           median(pshare, R), median(dshare, R), xgd_blas_core());
     free(ids);
     free(logits);
     xgd_model_free(m);

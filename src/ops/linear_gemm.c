@@ -61,17 +61,15 @@ AVX512 static void pack_b_block(float *dst, const void *A, xgd_dtype t, int64_t 
         }
         return;
     }
-    /* dot form: 16 rows of A (16 outputs) x 16 values of k, loaded and transposed */
-    const size_t seg_bytes = (size_t)kc * es;
+    /* dot form: 16 rows of A (16 outputs) x 16 values of k, loaded and transposed; each step
+     * prefetches the same 16 x 16 block of the next group of rows, so the DRAM reads run one
+     * group ahead, spread evenly (all of a group's lines at once overflow the miss buffers) */
     for (int64_t g = 0; g < np * NR; g += 16) {
-        for (int i = 0; i < 16; i++) {   /* the next group's rows */
-            const int64_t o = n0 + g + 16 + i;
-            if (g + 16 >= np * NR || o >= n_out) break;
-            const char *seg = (const char *)A + (size_t)(o * n_in + k0) * es;
-            for (size_t off = 0; off < seg_bytes; off += 64) _mm_prefetch(seg + off, _MM_HINT_T0);
-        }
+        const int64_t next = n0 + g + 16, n_next = g + 16 < np * NR ? (n_out - next < 16 ? n_out - next : 16) : 0;
         float *panel = dst + (g / NR) * kc * NR + g % NR;
         for (int64_t kk = 0; kk < kc; kk += 16) {
+            for (int64_t i = 0; i < n_next; i++)
+                _mm_prefetch((const char *)A + (size_t)((next + i) * n_in + k0 + kk) * es, _MM_HINT_T0);
             const __mmask16 km = tail_mask(kc - kk);
             __m512i r[16];
             for (int i = 0; i < 16; i++) {
@@ -166,9 +164,11 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
                                int64_t n_in, int dotform, float beta, const float *bias) {
     const int nt = xgd_ops_threads(2.0 * (double)M * (double)n_out * (double)n_in);
     const int64_t np = (n_out + NR - 1) / NR, mp = (M + MR - 1) / MR, nkb = (n_in + KC - 1) / KC;
-    /* column blocks of ncp panels: wide enough that a unit's B block is reused by every row, narrow
-     * enough for ~6 units per thread (the dynamic schedule evens out a slowed core) */
-    int64_t ncp = np / (6 * nt);
+    /* column blocks of ncp panels: as wide as two units per thread allow, up to NCP_MAX (each A
+     * panel then meets more B panels while in L1; measured in GPT-2's prefill, the linear layers
+     * reached 0.61-0.77 of the FMA peak with two units per thread and 0.52-0.66 with six); the
+     * dynamic schedule evens out a slowed core, and large N gives many units anyway */
+    int64_t ncp = np / (2 * nt);
     ncp = ncp < 1 ? 1 : ncp > NCP_MAX ? NCP_MAX : ncp;
     const int64_t nnb = (np + ncp - 1) / ncp, nmb = (mp + MCP - 1) / MCP, units = nnb * nmb;
     /* Ap (nkb, mp, KC, MR): all of x, packed once; Bp: one B block (KC, ncp*NR) per thread */
