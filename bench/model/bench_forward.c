@@ -100,7 +100,7 @@ static double median(double *v, int n) {
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++)
             if (v[j] < v[i]) { double t = v[i]; v[i] = v[j]; v[j] = t; }
-    return v[n / 2];
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 int main(int argc, char **argv) {
@@ -145,7 +145,9 @@ int main(int argc, char **argv) {
         xgd_state_reset(s);
         xgd_fwd f = {.ids = ids, .T = T, .logits = logits};
         xgd_forward(s, &f);
-        bw[r] = dram_pass_gbs(probe);
+        bw[r] = dram_pass_gbs(probe);   /* the better of two passes: one 40 ms pass can catch a stall */
+        const double bw2 = dram_pass_gbs(probe);
+        if (bw2 > bw[r]) bw[r] = bw2;
         double t0 = xgd_now();
         for (int k = 0; k < S; k++) {
             xgd_fwd g = {.ids = ids + k, .T = 1, .logits = logits};
