@@ -4,12 +4,13 @@
  *   "dot form"  A (n_out, n_in): y[m,o] = x[m,:]·A[o,:]   (nn.Linear forward; Conv1D's dx)
  *   "axpy form" A (n_in, n_out): y[m,:] += x[m,i]·A[i,:]   (Conv1D forward; nn.Linear's dx)
  * so one dispatcher (matmul_w) serves the forward pass and dx of both layouts:
- *   - f32, M = 1: cblas_sgemv (OpenBLAS sgemm with M=1 is 3-4x slower than gemv);
- *   - f32, M >= XGD_SMALL_M_F32: one cblas_sgemm;
+ *   - f32, M = 1: cblas_sgemv (OpenBLAS sgemm with M=1 is 3-4x slower than gemv; our own f32
+ *     row kernel streams 10-20 % less than sgemv does here);
+ *   - f32 with M >= XGD_SMALL_M_F32, f16/bf16 exact with M >= XGD_SMALL_M: the own AVX-512 GEMM
+ *     (linear_gemm.c; half-precision weights widened while packing, the bias added in registers),
+ *     or without AVX-512 one cblas_sgemm (f32) / f32 weight panels of <= ~8 MB and sgemm (f16/bf16);
  *   - f32 with 1 < M < XGD_SMALL_M_F32, f16/bf16 with M < XGD_SMALL_M: own kernel that widens each weight
  *     row in registers and uses it for all M rows (linear_small.c), so the weight is read once;
- *   - f16/bf16, larger M: convert a panel (<= ~8 MB) of the weight to f32 and hand it to sgemm, so
- *     the weight is never converted wholesale and the conversion cost is amortised over M rows;
  *   - bf16 in fast mode: activations rounded to bf16 (what transformers computes on a bf16 model),
  *     products on AMX tiles (linear_amx.c) where the CPU has AMX-BF16, else vdpbf16ps
  *     (linear_bf16dot.c); products with fewer than 16 rows use the small-row kernels on the same

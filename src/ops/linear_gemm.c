@@ -13,7 +13,8 @@
  * Half-precision weights are widened while packing, so the exact bf16/f16 path needs no f32 copy.
  *
  * Blocking (Goto/BLIS), per block of KC values of K:
- *   Ap (nkb, M_pad/MR, KC, MR): all of x, packed once per call in panels of MR = 12 rows, k-major;
+ *   Ap (nkb, M_pad/MR, KC, MR): x packed once per call (in chunks of K of at most 16 MB) in panels
+ *      of MR = 12 rows, k-major;
  *   Bp (ncp, KC, NR): a unit's block of op(A) in panels of NR = 32 outputs, k-major, zero past n_out.
  * A unit is up to MCP row panels x ncp column panels over all of K. For each A panel (kept in L1)
  * the unit's B panels stream from L2 through the micro-kernel, which keeps a 12x32 tile of y in 24
@@ -33,6 +34,7 @@
  * 256: the others were level or slower), MCP row panels (576 rows) per unit at most, NCP_MAX column
  * panels, and PF rows of prefetch distance in the packed B panel */
 enum { MR = 12, NV = 2, NR = 16 * NV, KC = 384, MCP = 48, NCP_MAX = 8, PF = 24 };
+#define A_PACK_MAX ((size_t)16 << 20)
 
 /* 16 values of an f32/f16/bf16 row as f32, the lanes outside `m` zero. */
 AVX512 static inline __m512 load16(const void *p, xgd_dtype t, __mmask16 m) {
@@ -161,9 +163,9 @@ static void *scratch(int i, size_t bytes) {
 }
 
 AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *A, xgd_dtype t, int64_t n_out,
-                               int64_t n_in, int dotform, float beta, const float *bias) {
-    const int nt = xgd_ops_threads(2.0 * (double)M * (double)n_out * (double)n_in);
-    const int64_t np = (n_out + NR - 1) / NR, mp = (M + MR - 1) / MR, nkb = (n_in + KC - 1) / KC;
+                               int64_t n_in, int dotform, float beta, const float *bias, int64_t kbeg, int64_t kend) {
+    const int nt = xgd_ops_threads(2.0 * (double)M * (double)n_out * (double)(kend - kbeg));
+    const int64_t np = (n_out + NR - 1) / NR, mp = (M + MR - 1) / MR, nkb = (kend - kbeg + KC - 1) / KC;
     /* column blocks of ncp panels: as wide as two units per thread allow, up to NCP_MAX (each A
      * panel then meets more B panels while in L1; measured in GPT-2's prefill, the linear layers
      * reached 0.61-0.77 of the FMA peak with two units per thread and 0.52-0.66 with six); the
@@ -184,8 +186,8 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
         float *Bp = Bp_all + (size_t)ti * b_block;
         xgd_team_spread(&bar, ti, tn);
         for (int64_t q = nkb * mp * ti / tn; q < nkb * mp * (ti + 1) / tn; q++) {
-            const int64_t kb = q / mp, p = q % mp, k0 = kb * KC;
-            pack_a_panel(Ap + (size_t)q * a_panel, x, M, n_in, k0, n_in - k0 < KC ? n_in - k0 : KC, p * MR);
+            const int64_t kb = q / mp, p = q % mp, k0 = kbeg + kb * KC;
+            pack_a_panel(Ap + (size_t)q * a_panel, x, M, n_in, k0, kend - k0 < KC ? kend - k0 : KC, p * MR);
         }
         xgd_team_wait(&bar, tn);
         /* a unit: up to MCP row panels x ncp column panels, over all of K; it packs its own B block
@@ -195,8 +197,8 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
             const int64_t j0 = jb * ncp, j1 = j0 + ncp < np ? j0 + ncp : np;
             const int64_t p0 = ib * MCP, p1 = p0 + MCP < mp ? p0 + MCP : mp;
             for (int64_t kb = 0; kb < nkb; kb++) {
-                const int64_t k0 = kb * KC, kc = n_in - k0 < KC ? n_in - k0 : KC;
-                const int first = kb == 0, accum = !first || beta != 0.0f;
+                const int64_t k0 = kbeg + kb * KC, kc = kend - k0 < KC ? kend - k0 : KC;
+                const int first = k0 == 0, accum = !first || beta != 0.0f;
                 pack_b_block(Bp, A, t, n_out, n_in, dotform, k0, kc, j0 * NR, j1 - j0);
                 for (int64_t p = p0; p < p1; p++) {
                     const int64_t m0 = p * MR, mr = M - m0 < MR ? M - m0 : MR;
@@ -214,5 +216,11 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
 
 void xgd_matmul_gemm(float *y, const float *x, int64_t M, const void *A, xgd_dtype t, int64_t n_out, int64_t n_in,
                      int dotform, float beta, const float *bias) {
-    gemm_avx512(y, x, M, A, t, n_out, n_in, dotform, beta, bias);
+    /* x is packed a chunk of K at a time, at most A_PACK_MAX bytes (dx of an LM head has K = the
+     * vocabulary: all of it at once would hold M x 50k floats for the process's lifetime) */
+    const int64_t mpad = (M + MR - 1) / MR * MR;
+    int64_t chunk = (int64_t)(A_PACK_MAX / ((size_t)mpad * sizeof(float))) / KC * KC;
+    if (chunk < KC) chunk = KC;
+    for (int64_t k0 = 0; k0 < n_in; k0 += chunk)
+        gemm_avx512(y, x, M, A, t, n_out, n_in, dotform, beta, bias, k0, n_in - k0 < chunk ? n_in : k0 + chunk);
 }

@@ -1,8 +1,9 @@
 /* The own f32 GEMM (linear_gemm.c) directly, at the edges of its blocking: M around the 12-row tile
  * and the 576-row unit, N around the 32-column panel and the column blocks, K around the 384-value
- * K block, f32/bf16/f16 weights in both layouts, beta 0 and 1, with and without bias, against a
- * double-precision reference (per output |y - ref| <= 1e-5 * sum|x*w| + 1e-6). And its promise that
- * the result does not depend on the thread count or schedule: one thread and two give the same bits.
+ * K block and the 16 MB limit on packed x (K in chunks), f32/bf16/f16 weights in both layouts, beta
+ * 0 and 1, with and without bias, against a double-precision reference (per output |y - ref| <=
+ * 1e-5 * sum|x*w| + 1e-6). And its promise that the result does not depend on the thread count or
+ * schedule: one thread and two give the same bits.
  * Skipped where the CPU lacks AVX-512 (the kernel's only target; linear.c falls back to sgemm). */
 #include "ops_check.h"
 #include "ops/ops.h"
@@ -84,5 +85,7 @@ int main(void) {
         check_case(XGD_BF16, dot, 14, 3100, 20, 1.0f, 1);
         check_threads(dot, 100, 1000, 500);
     }
+    /* x larger than the 16 MB pack limit: two chunks of K (6912 + 88), the second accumulating */
+    check_case(XGD_F32, 1, 600, 20, 7000, 0.0f, 1);
     return test_done("ops/gemm");
 }
