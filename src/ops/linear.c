@@ -9,6 +9,7 @@
  *   - f32 with M >= XGD_SMALL_M_F32, f16/bf16 exact with M >= XGD_SMALL_M: the own AVX-512 GEMM
  *     (linear_gemm.c; half-precision weights widened while packing, the bias added in registers),
  *     or without AVX-512 one cblas_sgemm (f32) / f32 weight panels of <= ~8 MB and sgemm (f16/bf16);
+ *     f32 products with fewer than XGD_GEMM_MIN_N outputs (LoRA's x·Aᵀ) stay with sgemm;
  *   - f32 with 1 < M < XGD_SMALL_M_F32, f16/bf16 with M < XGD_SMALL_M: own kernel that widens each weight
  *     row in registers and uses it for all M rows (linear_small.c), so the weight is read once;
  *   - bf16 in fast mode: activations rounded to bf16 (what transformers computes on a bf16 model),
@@ -81,7 +82,8 @@ static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dty
                      int64_t n_out, int64_t n_in, int dotform, float beta, const float *bias) {
     const int fast = t == XGD_BF16 && xgd_ops_fast_bf16() && (xgd_cpu_amx() || xgd_cpu_avx512bf16());
     /* the exact product of many rows: own GEMM, which adds the bias as it stores y */
-    if (!fast && M >= (t == XGD_F32 ? XGD_SMALL_M_F32 : XGD_SMALL_M) && xgd_cpu_avx512()) {
+    if (!fast && M >= (t == XGD_F32 ? XGD_SMALL_M_F32 : XGD_SMALL_M) && xgd_cpu_avx512() &&
+        (t != XGD_F32 || n_out >= XGD_GEMM_MIN_N)) {
         xgd_matmul_gemm(y, x, M, A, t, n_out, n_in, dotform, beta, bias);
         return;
     }

@@ -180,8 +180,8 @@ AMXK static void amx_panels(float *y, int64_t M, const uint16_t *A, int64_t n_ou
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         config_tiles();
-        uint32_t *P = xgd_aligned_alloc((size_t)(Kp / 2) * nb * sizeof(uint32_t));
-        float *C = xgd_aligned_alloc((size_t)MB * 32 * sizeof(float));
+        uint32_t *P = xgd_scratch_get(XGD_SCRATCH_AMX_PANEL, (size_t)(Kp / 2) * nb * sizeof(uint32_t));
+        float *C = xgd_scratch_get(XGD_SCRATCH_AMX_TILE, (size_t)MB * 32 * sizeof(float));
         #pragma omp for schedule(dynamic, 1)
         for (int64_t pi = 0; pi < npanel; pi++) {
             const int64_t o0 = pi * nb;
@@ -191,8 +191,8 @@ AMXK static void amx_panels(float *y, int64_t M, const uint16_t *A, int64_t n_ou
                 for (int t0 = 0; t0 < nb / 16 && o0 + 16 * t0 < n_out; t0 += 2)
                     block32(y, n_out, M, n_out, beta, xb, ldx, Kp, P, m0, o0, t0, C);
         }
-        free(C);
-        free(P);
+        xgd_scratch_release(XGD_SCRATCH_AMX_TILE);
+        xgd_scratch_release(XGD_SCRATCH_AMX_PANEL);
         _tile_release();
     }
 }
@@ -203,7 +203,7 @@ void xgd_matmul_amx(float *y, const float *x, int64_t M, const void *A, int64_t 
     /* +32 columns: a row stride that is a multiple of 4 KB would map the 16 rows of a tile to
      * the same L1 set */
     const int64_t ldx = Kp + TKB;
-    uint16_t *xb = xgd_aligned_alloc((size_t)(Mp * ldx) * sizeof(uint16_t));
+    uint16_t *xb = xgd_scratch_get(XGD_SCRATCH_AMX_X, (size_t)(Mp * ldx) * sizeof(uint16_t));
     memset(xb + M * ldx, 0, (size_t)((Mp - M) * ldx) * sizeof(uint16_t));
     const int nt = xgd_ops_threads((double)M * (double)n_out * (double)n_in);
     #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -212,7 +212,7 @@ void xgd_matmul_amx(float *y, const float *x, int64_t M, const void *A, int64_t 
         if (m0 < M) x_rows_to_bf16(xb, ldx, x, n_in, m0, M - m0 < per ? M - m0 : per);
     }
     amx_panels(y, M, A, n_out, n_in, dotform, beta, xb, ldx, Kp, Mp, nt);
-    free(xb);
+    xgd_scratch_release(XGD_SCRATCH_AMX_X);
 }
 #else
 void xgd_matmul_amx(float *y, const float *x, int64_t M, const void *A, int64_t n_out, int64_t n_in,

@@ -149,19 +149,6 @@ AVX512 static void micro_kernel(int64_t kc, const float *a, const float *b, floa
         }
 }
 
-/* The calling thread's buffers, kept between calls: fresh multi-megabyte allocations are fresh
- * pages, and faulting them in cost more than the packing itself. */
-static _Thread_local struct { void *p; size_t cap; } g_scratch[2];
-
-static void *scratch(int i, size_t bytes) {
-    if (g_scratch[i].cap < bytes) {
-        free(g_scratch[i].p);
-        g_scratch[i].p = xgd_aligned_alloc(bytes);
-        g_scratch[i].cap = bytes;
-    }
-    return g_scratch[i].p;
-}
-
 AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *A, xgd_dtype t, int64_t n_out,
                                int64_t n_in, int dotform, float beta, const float *bias, int64_t kbeg, int64_t kend) {
     const int nt = xgd_ops_threads(2.0 * (double)M * (double)n_out * (double)(kend - kbeg));
@@ -175,8 +162,8 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
     const int64_t nnb = (np + ncp - 1) / ncp, nmb = (mp + MCP - 1) / MCP, units = nnb * nmb;
     /* Ap (nkb, mp, KC, MR): all of x, packed once; Bp: one B block (KC, ncp*NR) per thread */
     const size_t a_panel = (size_t)(MR * KC), b_block = (size_t)(KC * NR * ncp);
-    float *Ap = scratch(0, sizeof(float) * (size_t)(nkb * mp) * a_panel);
-    float *Bp_all = scratch(1, sizeof(float) * (size_t)nt * b_block);
+    float *Ap = xgd_scratch_get(XGD_SCRATCH_GEMM_A, sizeof(float) * (size_t)(nkb * mp) * a_panel);
+    float *Bp_all = xgd_scratch_get(XGD_SCRATCH_GEMM_B, sizeof(float) * (size_t)nt * b_block);
     atomic_llong next;
     atomic_init(&next, 0);
     xgd_team_barrier bar = {0, 0};
@@ -223,4 +210,6 @@ void xgd_matmul_gemm(float *y, const float *x, int64_t M, const void *A, xgd_dty
     if (chunk < KC) chunk = KC;
     for (int64_t k0 = 0; k0 < n_in; k0 += chunk)
         gemm_avx512(y, x, M, A, t, n_out, n_in, dotform, beta, bias, k0, n_in - k0 < chunk ? n_in : k0 + chunk);
+    xgd_scratch_release(XGD_SCRATCH_GEMM_A);
+    xgd_scratch_release(XGD_SCRATCH_GEMM_B);
 }

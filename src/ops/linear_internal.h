@@ -8,6 +8,10 @@
  * below 16; f32 below 12 (measured with OpenBLAS's Cooperlake kernels: the own kernel is 2-4x
  * faster at M = 2..4, even or 2x at M = 8, and sgemm wins by 1.2-1.5x at M = 15). */
 enum { XGD_SMALL_M = 16, XGD_SMALL_M_F32 = 12 };
+/* f32 products with fewer outputs than this stay with OpenBLAS sgemm: the own GEMM packs all of x
+ * (M x K) per call, as costly as the products themselves when there are only ~64 outputs (LoRA's
+ * x·Aᵀ: the GPT-2 LoRA DPO step was 5-15 % slower through it). */
+enum { XGD_GEMM_MIN_N = 256 };
 
 /* y(M,n_out) += x(M,n_in)·op(A), A f32/f16/bf16, converting one row of A at a time. */
 void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dtype t,

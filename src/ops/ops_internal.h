@@ -18,6 +18,14 @@ int xgd_cpu_avx512bf16(void);  /* the above + avx512bf16 (vdpbf16ps) */
  * arch_prctl); XGD_NO_AMX=1 turns it off alone (linear_amx.c) */
 int xgd_cpu_amx(void);
 
+/* The calling thread's scratch buffer for one use site (slot), 64-byte aligned, kept between calls
+ * (scratch.c); contents are undefined. A slot holds one live buffer at a time per thread. Call
+ * xgd_scratch_release when done: buffers above 16 MB go back to the system. */
+enum { XGD_SCRATCH_GEMM_A, XGD_SCRATCH_GEMM_B, XGD_SCRATCH_AMX_X, XGD_SCRATCH_AMX_PANEL, XGD_SCRATCH_AMX_TILE,
+       XGD_SCRATCH_N };
+void *xgd_scratch_get(int slot, size_t bytes);
+void xgd_scratch_release(int slot);
+
 /* sum a[i]*b[i], f32 accumulation. */
 float xgd_dot_f32(const float *a, const float *b, int64_t n);
 /* y[i] += s*x[i]. */
