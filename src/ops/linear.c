@@ -4,8 +4,10 @@
  *   "dot form"  A (n_out, n_in): y[m,o] = x[m,:]·A[o,:]   (nn.Linear forward; Conv1D's dx)
  *   "axpy form" A (n_in, n_out): y[m,:] += x[m,i]·A[i,:]   (Conv1D forward; nn.Linear's dx)
  * so one dispatcher (matmul_w) serves the forward pass and dx of both layouts:
- *   - f32, M = 1: cblas_sgemv (OpenBLAS sgemm with M=1 is 3-4x slower than gemv; our own f32
- *     row kernel streams 10-20 % less than sgemv does here);
+ *   - f32, M = 1: own kernels that stream four (dot form) or eight (axpy form) weight rows per pass
+ *     and prefetch the next group (linear_small.c; GPT-2 f32 decode 54-63 tok/s against 50-52 with
+ *     OpenBLAS sgemv, alternating runs), cblas_sgemv without AVX-512 (OpenBLAS sgemm with M=1 is
+ *     3-4x slower than its gemv);
  *   - f32 with M >= XGD_SMALL_M_F32, f16/bf16 exact with M >= XGD_SMALL_M: the own AVX-512 GEMM
  *     (linear_gemm.c; half-precision weights widened while packing, the bias added in registers),
  *     or without AVX-512 one cblas_sgemm (f32) / f32 weight panels of <= ~8 MB and sgemm (f16/bf16);
@@ -100,7 +102,7 @@ static void matmul_w(float *y, const float *x, int64_t M, const void *A, xgd_dty
                     (int)n_in, 1.0f, x, (int)n_in, A, (int)(dotform ? n_in : n_out), beta, y, (int)n_out);
         return;
     }
-    if (t == XGD_F32 && M == 1) {
+    if (t == XGD_F32 && M == 1 && !xgd_cpu_avx512()) {
         cblas_sgemv(CblasRowMajor, dotform ? CblasNoTrans : CblasTrans, (int)(dotform ? n_out : n_in),
                     (int)(dotform ? n_in : n_out), 1.0f, A, (int)(dotform ? n_in : n_out), x, 1, beta, y, 1);
         return;

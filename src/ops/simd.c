@@ -270,6 +270,42 @@ AVX512 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, 
     _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), reduce4(a0, a1, a2, a3)));
 }
 
+/* out[r] += w_r . x for four consecutive f32 weight rows (stride n): one 64-byte load per row per
+ * step and the same columns of the next four rows prefetched, as xgd_dot_bf16_pairs4 does. */
+AVX512 void xgd_dot_f32_rows4(float *out, const float *x, const float *w, int64_t n) {
+    const float *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = tail_mask(n - i);
+        _mm_prefetch((const char *)(w + 4 * n + i), _MM_HINT_T0); _mm_prefetch((const char *)(w1 + 4 * n + i), _MM_HINT_T0);
+        _mm_prefetch((const char *)(w2 + 4 * n + i), _MM_HINT_T0); _mm_prefetch((const char *)(w3 + 4 * n + i), _MM_HINT_T0);
+        const __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
+        a0 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w + i), a0);
+        a1 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w1 + i), a1);
+        a2 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w2 + i), a2);
+        a3 = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(k, w3 + i), a3);
+    }
+    _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), reduce4(a0, a1, a2, a3)));
+}
+
+/* y[i] += sum_{r<8} s[r] * w[r*ws + i] for eight f32 weight rows and one x (decode's axpy form):
+ * y is loaded and stored once per eight FMAs, and the same columns of the next eight rows are
+ * prefetched (the next pass's rows). */
+AVX512 void xgd_axpy_f32_rows8(float *y, const float *s, const float *w, int64_t ws, int64_t n) {
+    __m512 sv[8];
+    for (int r = 0; r < 8; r++) sv[r] = _mm512_set1_ps(s[r]);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 k = tail_mask(n - i);
+        __m512 a = _mm512_maskz_loadu_ps(k, y + i);
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            _mm_prefetch((const char *)(w + (8 + r) * ws + i), _MM_HINT_T0);
+            a = _mm512_fmadd_ps(sv[r], _mm512_maskz_loadu_ps(k, w + r * ws + i), a);
+        }
+        _mm512_mask_storeu_ps(y + i, k, a);
+    }
+}
+
 /* yp[m] (pair order, row stride ldy) += sum_{r<nr} s[m*lds + r] * w[r*ws + 0..n) for m < M: per 32
  * columns one 64-byte load per weight row, widened by a shift (even columns) and a mask (odd
  * columns) into the two halves of the pair-ordered block, then used for all M rows. nr is a
