@@ -149,17 +149,26 @@ AVX512 static void micro_kernel(int64_t kc, const float *a, const float *b, floa
         }
 }
 
+/* Column panels per unit: the width (<= NCP_MAX) that gives the busiest thread the fewest panels
+ * when whole units are shared out, the widest among equals (each A panel meets more B panels while
+ * in L1). Units are equal, so the count matters: QKV's 72 panels in units of 8 made 9 units, one
+ * thread doing 5 and the other 4 while it waited; units of 6 make 12. */
+static int64_t column_block(int64_t np, int64_t nmb, int nt) {
+    int64_t best = 1, best_cost = -1;
+    for (int64_t c = 1; c <= NCP_MAX; c++) {
+        const int64_t units = (np + c - 1) / c * nmb, cost = (units + nt - 1) / nt * c;
+        if (best_cost < 0 || cost <= best_cost) { best = c; best_cost = cost; }
+    }
+    return best;
+}
+
 AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *A, xgd_dtype t, int64_t n_out,
                                int64_t n_in, int dotform, float beta, const float *bias, int64_t kbeg, int64_t kend) {
     const int nt = xgd_ops_threads(2.0 * (double)M * (double)n_out * (double)(kend - kbeg));
     const int64_t np = (n_out + NR - 1) / NR, mp = (M + MR - 1) / MR, nkb = (kend - kbeg + KC - 1) / KC;
-    /* column blocks of ncp panels: as wide as two units per thread allow, up to NCP_MAX (each A
-     * panel then meets more B panels while in L1; measured in GPT-2's prefill, the linear layers
-     * reached 0.61-0.77 of the FMA peak with two units per thread and 0.52-0.66 with six); the
-     * dynamic schedule evens out a slowed core, and large N gives many units anyway */
-    int64_t ncp = np / (2 * nt);
-    ncp = ncp < 1 ? 1 : ncp > NCP_MAX ? NCP_MAX : ncp;
-    const int64_t nnb = (np + ncp - 1) / ncp, nmb = (mp + MCP - 1) / MCP, units = nnb * nmb;
+    const int64_t nmb = (mp + MCP - 1) / MCP;
+    const int64_t ncp = column_block(np, nmb, nt);
+    const int64_t nnb = (np + ncp - 1) / ncp, units = nnb * nmb;
     /* Ap (nkb, mp, KC, MR): all of x, packed once; Bp: one B block (KC, ncp*NR) per thread */
     const size_t a_panel = (size_t)(MR * KC), b_block = (size_t)(KC * NR * ncp);
     float *Ap = xgd_scratch_get(XGD_SCRATCH_GEMM_A, sizeof(float) * (size_t)(nkb * mp) * a_panel);
