@@ -166,6 +166,9 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
                                int64_t n_in, int dotform, float beta, const float *bias, int64_t kbeg, int64_t kend) {
     const int nt = xgd_ops_threads(2.0 * (double)M * (double)n_out * (double)(kend - kbeg));
     const int64_t np = (n_out + NR - 1) / NR, mp = (M + MR - 1) / MR, nkb = (kend - kbeg + KC - 1) / KC;
+    /* equal K blocks of at most KC (a multiple of 16): K = 2048 as 6 x 352 instead of 5 x 384 + 128,
+     * whose last short block pays a whole y-tile pass for a third of the work */
+    const int64_t kcb = ((kend - kbeg + nkb - 1) / nkb + 15) / 16 * 16;
     const int64_t nmb = (mp + MCP - 1) / MCP;
     const int64_t ncp = column_block(np, nmb, nt);
     const int64_t nnb = (np + ncp - 1) / ncp, units = nnb * nmb;
@@ -182,8 +185,8 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
         float *Bp = Bp_all + (size_t)ti * b_block;
         xgd_team_spread(&bar, ti, tn);
         for (int64_t q = nkb * mp * ti / tn; q < nkb * mp * (ti + 1) / tn; q++) {
-            const int64_t kb = q / mp, p = q % mp, k0 = kbeg + kb * KC;
-            pack_a_panel(Ap + (size_t)q * a_panel, x, M, n_in, k0, kend - k0 < KC ? kend - k0 : KC, p * MR);
+            const int64_t kb = q / mp, p = q % mp, k0 = kbeg + kb * kcb;
+            pack_a_panel(Ap + (size_t)q * a_panel, x, M, n_in, k0, kend - k0 < kcb ? kend - k0 : kcb, p * MR);
         }
         xgd_team_wait(&bar, tn);
         /* a unit: up to MCP row panels x ncp column panels, over all of K; it packs its own B block
@@ -193,7 +196,7 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
             const int64_t j0 = jb * ncp, j1 = j0 + ncp < np ? j0 + ncp : np;
             const int64_t p0 = ib * MCP, p1 = p0 + MCP < mp ? p0 + MCP : mp;
             for (int64_t kb = 0; kb < nkb; kb++) {
-                const int64_t k0 = kbeg + kb * KC, kc = kend - k0 < KC ? kend - k0 : KC;
+                const int64_t k0 = kbeg + kb * kcb, kc = kend - k0 < kcb ? kend - k0 : kcb;
                 const int first = k0 == 0, accum = !first || beta != 0.0f;
                 pack_b_block(Bp, A, t, n_out, n_in, dotform, k0, kc, j0 * NR, j1 - j0);
                 for (int64_t p = p0; p < p1; p++) {
