@@ -178,7 +178,7 @@ AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *
     float *Bp_all = xgd_scratch_get(XGD_SCRATCH_GEMM_B, sizeof(float) * (size_t)nt * b_block);
     atomic_llong next;
     atomic_init(&next, 0);
-    xgd_team_barrier bar = {0, 0};
+    xgd_team_barrier bar = {0};
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         const int ti = omp_get_thread_num(), tn = omp_get_num_threads();

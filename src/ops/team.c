@@ -16,11 +16,9 @@ void xgd_team_wait(xgd_team_barrier *b, int n) {
     }
 }
 
-enum { TEAM_MAX = 64 };
-
 void xgd_team_spread(xgd_team_barrier *b, int ti, int n) {
-    static _Atomic int cpus[TEAM_MAX];   /* one team at a time: the callers are not nested */
-    if (n < 2 || n > TEAM_MAX) return;
+    atomic_int *cpus = b->cpu;
+    if (n < 2 || n > XGD_TEAM_MAX) return;
     atomic_store(&cpus[ti], sched_getcpu());
     xgd_team_wait(b, n);
     const int me = atomic_load(&cpus[ti]);
@@ -45,5 +43,5 @@ void xgd_team_spread(xgd_team_barrier *b, int ti, int n) {
             }
         }
     }
-    xgd_team_wait(b, n);   /* cpus[] is rewritten by the next team */
+    xgd_team_wait(b, n);   /* every thread has read cpus[] before any moves on */
 }

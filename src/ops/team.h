@@ -4,8 +4,10 @@
 #define XGD_OPS_TEAM_H
 #include <stdatomic.h>
 
-/* Zero-initialise ({0, 0}) before the region; every thread of the team calls xgd_team_wait. */
-typedef struct { atomic_int count, gen; } xgd_team_barrier;
+/* Zero-initialise ({0}) before the region, one per region (so concurrent callers never share one);
+ * every thread of the team calls xgd_team_wait. cpu[] is xgd_team_spread's scratch. */
+enum { XGD_TEAM_MAX = 64 };
+typedef struct { atomic_int count, gen; atomic_int cpu[XGD_TEAM_MAX]; } xgd_team_barrier;
 
 /* Waits for all n threads, spinning (pause, then sched_yield) instead of sleeping: libgomp's
  * barriers sleep in the kernel after GOMP_SPINCOUNT spins (set low in process_env.c), a VM host
