@@ -3,12 +3,13 @@
  * K block and the 16 MB limit on packed x (K in chunks), f32/bf16/f16 weights in both layouts, beta
  * 0 and 1, with and without bias, against a double-precision reference (per output |y - ref| <=
  * 1e-5 * sum|x*w| + 1e-6). And its promise that the result does not depend on the thread count or
- * schedule: one thread and two give the same bits.
+ * schedule: one thread and two give the same bits, and two callers at once each get the product.
  * Skipped where the CPU lacks AVX-512 (the kernel's only target; linear.c falls back to sgemm). */
 #include "ops_check.h"
 #include "ops/ops.h"
 #include "ops/ops_internal.h"
 #include "ops/linear_internal.h"
+#include <pthread.h>
 #include <string.h>
 
 /* weight stored in dtype dt and layout dot (1: (N,K), 0: (K,N)); wide = its logical (N,K) values */
@@ -65,6 +66,36 @@ static void check_threads(int dot, int64_t M, int64_t N, int64_t K) {
     free(wide); free(w); free(x); free(b); free(y1); free(y2);
 }
 
+/* two products at once from two threads of the program (each with its own OpenMP team): the
+ * scratch buffers and the team barrier are per caller, so both must equal the same product alone */
+typedef struct { const float *x, *w, *b; float *y; int64_t M, N, K; } job;
+
+static void *run_job(void *p) {
+    job *j = p;
+    for (int r = 0; r < 20; r++) xgd_matmul_gemm(j->y, j->x, j->M, j->w, XGD_F32, j->N, j->K, 1, 0.0f, j->b);
+    return NULL;
+}
+
+static void check_concurrent(void) {
+    const int64_t M = 40, N = 300, K = 500;
+    float *wide = malloc((size_t)(N * K) * sizeof(float));
+    void *w = make_weight(XGD_F32, 1, N, K, wide);
+    float *x = t_randu(M * K, 1.0f), *b = t_randu(N, 1.0f), *ref = malloc((size_t)(M * N) * sizeof(float));
+    xgd_matmul_gemm(ref, x, M, w, XGD_F32, N, K, 1, 0.0f, b);
+    job jobs[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        jobs[i] = (job){x, w, b, malloc((size_t)(M * N) * sizeof(float)), M, N, K};
+        pthread_create(&th[i], NULL, run_job, &jobs[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(memcmp(jobs[i].y, ref, (size_t)(M * N) * sizeof(float)) == 0, "gemm: concurrent caller %d differs", i);
+        free(jobs[i].y);
+    }
+    free(wide); free(w); free(x); free(b); free(ref);
+}
+
 int main(void) {
     if (!xgd_cpu_avx512()) {
         printf("SKIP: the own GEMM needs AVX-512 (xgd_linear uses OpenBLAS sgemm here)\n");
@@ -87,5 +118,6 @@ int main(void) {
     }
     /* x larger than the 16 MB pack limit: two chunks of K (6912 + 88), the second accumulating */
     check_case(XGD_F32, 1, 600, 20, 7000, 0.0f, 1);
+    check_concurrent();
     return test_done("ops/gemm");
 }
