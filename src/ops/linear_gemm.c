@@ -36,14 +36,6 @@
 enum { MR = 12, NV = 2, NR = 16 * NV, KC = 384, MCP = 48, NCP_MAX = 8, PF = 24 };
 #define A_PACK_MAX ((size_t)16 << 20)
 
-/* 16 values of an f32/f16/bf16 row as f32, the lanes outside `m` zero. */
-AVX512 static inline __m512 load16(const void *p, xgd_dtype t, __mmask16 m) {
-    if (t == XGD_F32) return _mm512_maskz_loadu_ps(m, p);
-    __m256i h = _mm256_maskz_loadu_epi16(m, p);
-    if (t == XGD_F16) return _mm512_cvtph_ps(h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
 /* A B block: np panels of NR columns n0.., panel j at dst + j*kc*NR holding op(A)[k0+k][n0+j*NR+c] at
  * [k*NR + c], zero past n_out. The weight is read here for the first time in the product (from
  * DRAM, for any model larger than the caches), so each source row is read contiguously and the
@@ -59,7 +51,7 @@ AVX512 static void pack_b_block(float *dst, const void *A, xgd_dtype t, int64_t 
             if (k + 2 < kc)
                 for (size_t off = 0; off < row_bytes; off += 64) _mm_prefetch(row + 2 * (size_t)n_out * es + off, _MM_HINT_T0);
             for (int64_t c = 0; c < np * NR; c += 16)
-                _mm512_store_ps(dst + (c / NR) * kc * NR + k * NR + c % NR, load16(row + (size_t)c * es, t, tail_mask(cols - c)));
+                _mm512_store_ps(dst + (c / NR) * kc * NR + k * NR + c % NR, load_w16(row + (size_t)c * es, t, 0, cols - c));
         }
         return;
     }
@@ -72,11 +64,10 @@ AVX512 static void pack_b_block(float *dst, const void *A, xgd_dtype t, int64_t 
         for (int64_t kk = 0; kk < kc; kk += 16) {
             for (int64_t i = 0; i < n_next; i++)
                 _mm_prefetch((const char *)A + (size_t)((next + i) * n_in + k0 + kk) * es, _MM_HINT_T0);
-            const __mmask16 km = tail_mask(kc - kk);
             __m512i r[16];
             for (int i = 0; i < 16; i++) {
                 const int64_t o = n0 + g + i;
-                r[i] = o < n_out ? _mm512_castps_si512(load16((const char *)A + (size_t)(o * n_in + k0 + kk) * es, t, km))
+                r[i] = o < n_out ? _mm512_castps_si512(load_w16((const char *)A + (size_t)(o * n_in + k0 + kk) * es, t, 0, kc - kk))
                                  : _mm512_setzero_si512();
             }
             transpose16(r);   /* r[i] = the 16 outputs' values at k = kk + i */

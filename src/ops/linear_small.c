@@ -1,8 +1,8 @@
 /* Small-M products with f32/f16/bf16 weights (decode, short prompts). Each weight row is widened
  * to f32 in registers and used for all M activation rows at once, so the weight streams from
  * memory once per call and no f32 copy of it is ever made: bf16 through the pair-order kernels
- * below, f32 with one row through xgd_dot_f32_rows4/xgd_axpy_f32_rows8 (four or eight weight rows
- * per pass, the next group prefetched), f32/f16 otherwise (and bf16 without AVX-512) through
+ * below, f32 with one row through xgd_dot_rows with the weight rows as its x rows (four per pass)
+ * and xgd_axpy_f32_rows8 (eight rows per pass), the next group prefetched, f32/f16 otherwise (and bf16 without AVX-512) through
  * xgd_dot_rows/xgd_axpy_rows. */
 #include "ops/linear_internal.h"
 #include "ops/ops_internal.h"
@@ -63,10 +63,12 @@ void xgd_matmul_small(float *y, const float *x, int64_t M, const void *A, xgd_dt
         if (dotform) dot_bf16(y, x, M, A, n_out, n_in, nt);
         else axpy_bf16(y, x, M, A, n_out, n_in, nt);
     } else if (dotform && t == XGD_F32 && M == 1 && xgd_cpu_avx512()) {
+        /* roles swapped: the weight rows are the "x" rows of xgd_dot_rows, four per pass with the
+         * next four prefetched, and x is the one row they meet */
         const int64_t n4 = n_out / 4;
         #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-        for (int64_t b = 0; b < n4; b++) xgd_dot_f32_rows4(y + 4 * b, x, (const float *)A + 4 * b * n_in, n_in);
-        for (int64_t o = 4 * n4; o < n_out; o++) xgd_dot_rows(y + o, n_out, x, n_in, 1, (const float *)A + o * n_in, t, n_in);
+        for (int64_t b = 0; b < n4; b++) xgd_dot_rows(y + 4 * b, 1, (const float *)A + 4 * b * n_in, n_in, 4, x, t, n_in);
+        xgd_dot_rows(y + 4 * n4, 1, (const float *)A + 4 * n4 * n_in, n_in, n_out - 4 * n4, x, t, n_in);
     } else if (dotform) {
         #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
         for (int64_t o = 0; o < n_out; o++)

@@ -52,8 +52,6 @@ float xgd_dot_bf16_pairs(const float *xp, const uint16_t *w, int64_t n);
 /* Four consecutive weight rows (row stride n) at once: out[r] += w_r . x. Four streams in flight per
  * core instead of one. */
 void xgd_dot_bf16_pairs4(float *out, const float *xp, const uint16_t *w, int64_t n);
-/* The same for four f32 weight rows against one x (needs AVX-512). */
-void xgd_dot_f32_rows4(float *out, const float *x, const float *w, int64_t n);
 /* y[i] += sum_{r<8} s[r] * w[r*ws + i], eight f32 weight rows, one x (needs AVX-512). */
 void xgd_axpy_f32_rows8(float *y, const float *s, const float *w, int64_t ws, int64_t n);
 /* The same four weight rows against M x rows in pair order (row stride ldx): out[m*ldo + r] +=

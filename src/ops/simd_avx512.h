@@ -5,12 +5,22 @@
 #define XGD_OPS_SIMD_AVX512_H
 #include <immintrin.h>
 #include <stdint.h>
+#include "base/dtype.h"
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 /* lanes still inside the row: all 16, the first `left`, or none */
 static inline __mmask16 tail_mask(int64_t left) {
     return left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
+/* 16 values of an f32/f16/bf16 row from index i, widened to f32, masked to the first `left` when left < 16 */
+AVX512 static inline __m512 load_w16(const void *w, xgd_dtype t, int64_t i, int64_t left) {
+    __mmask16 m = tail_mask(left);
+    if (t == XGD_F32) return _mm512_maskz_loadu_ps(m, (const float *)w + i);
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)w + i);
+    if (t == XGD_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
 /* exp(x) = 2^k · e^r, k = round(x·log2 e), r = x - k·ln2 (two-part ln2), e^r by the Cephes expf
