@@ -53,17 +53,10 @@ static void row_dots(float *s, const float *x, const float *rows, int64_t ld, co
  * can have non-zero probability (lim, or Tk for a fully masked, uniform row). */
 static int softmax_row(float *p, int lim, const xgd_attn *a, int b, int h, int i) {
     const int Tk = a->Tk;
-    float mx = -FLT_MAX;
-    int any = 0;
-    for (int j = 0; j < lim; j++) {
-        if (!key_ok(a, b, j)) { p[j] = -FLT_MAX; continue; }
-        float s = p[j] * a->scale;
-        if (a->alibi) s += a->alibi[h] * (float)(a->key_pos ? a->key_pos[(int64_t)b * Tk + j] : j);
-        if (a->pos_bias) s += a->pos_bias[((int64_t)h * a->Tq + i) * Tk + j];
-        p[j] = s;
-        mx = s > mx ? s : mx;
-        any = 1;
-    }
+    int any;
+    const float mx = xgd_attn_logits(p, lim, a->scale, a->key_mask ? a->key_mask + (int64_t)b * Tk : NULL,
+                                     a->alibi ? &a->alibi[h] : NULL, a->key_pos ? a->key_pos + (int64_t)b * Tk : NULL,
+                                     a->pos_bias ? a->pos_bias + ((int64_t)h * a->Tq + i) * Tk : NULL, &any);
     if (!any) {
         for (int j = 0; j < Tk; j++) p[j] = 1.0f / (float)Tk;
         return Tk;

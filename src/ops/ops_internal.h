@@ -77,6 +77,13 @@ void xgd_axpy_rows4(float *y, int64_t ldy, const float *s, int64_t lds, int64_t 
 float xgd_max_f32(const float *x, int64_t n);
 double xgd_exp_sum(float *dst, const float *src, int64_t n, float shift);
 
+/* Attention logits of one query row over n keys, in place: p[j] = p[j] * scale (+ *slope * kpos[j],
+ * or * j when kpos is NULL; slope NULL: no ALiBi) (+ bias[j]; NULL: none) for keys with keep[j]
+ * != 0 (keep NULL: all), -FLT_MAX for the others. Returns the largest kept logit (-FLT_MAX at
+ * least) and sets *any when some key is kept. */
+float xgd_attn_logits(float *p, int64_t n, float scale, const uint8_t *keep, const float *slope, const int32_t *kpos,
+                      const float *bias, int *any);
+
 /* Attention building blocks (no horizontal sums in the hot loops):
  *   scores: s[j] = sum_c q[c] * kt[c*ldkt + j], j < n   (kt: keys transposed, hd rows)
  *   wsum:   out[c] += sum_j p[j] * v[j*ldv + c], c < hd  (probability-weighted sum of rows) */

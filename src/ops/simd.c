@@ -4,6 +4,7 @@
 #include "ops/simd_avx512.h"
 #include "base/log.h"
 #include <immintrin.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -559,6 +560,53 @@ AVX512 static double exp_sum_avx512(float *dst, const float *src, int64_t n, flo
 
 double xgd_exp_sum(float *dst, const float *src, int64_t n, float shift) {
     return xgd_cpu_avx512() ? exp_sum_avx512(dst, src, n, shift) : exp_sum_c(dst, src, n, shift);
+}
+
+/* ---- attention logits of one query row ---- */
+static float attn_logits_c(float *p, int64_t n, float scale, const uint8_t *keep, const float *slope,
+                           const int32_t *kpos, const float *bias, int *any) {
+    float mx = -FLT_MAX;
+    *any = 0;
+    for (int64_t j = 0; j < n; j++) {
+        if (keep && !keep[j]) { p[j] = -FLT_MAX; continue; }
+        float v = p[j] * scale;
+        if (slope) v += *slope * (float)(kpos ? kpos[j] : j);
+        if (bias) v += bias[j];
+        p[j] = v;
+        mx = v > mx ? v : mx;
+        *any = 1;
+    }
+    return mx;
+}
+
+/* the same operations per lane (separate multiply and add, as the C code rounds) */
+AVX512 static float attn_logits_avx512(float *p, int64_t n, float scale, const uint8_t *keep, const float *slope,
+                                       const int32_t *kpos, const float *bias, int *any) {
+    const __m512 sc = _mm512_set1_ps(scale), lowest = _mm512_set1_ps(-FLT_MAX);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512 mx = lowest;
+    __mmask16 seen = 0;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tail_mask(n - i);
+        const __mmask16 k = keep ? _mm_mask_test_epi8_mask(m, _mm_maskz_loadu_epi8(m, keep + i), _mm_set1_epi8(-1)) : m;
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + i), sc);
+        if (slope) {
+            const __m512i pos = kpos ? _mm512_maskz_loadu_epi32(m, kpos + i) : _mm512_add_epi32(iota, _mm512_set1_epi32((int)i));
+            v = _mm512_add_ps(v, _mm512_mul_ps(_mm512_set1_ps(*slope), _mm512_cvtepi32_ps(pos)));
+        }
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + i));
+        mx = _mm512_mask_max_ps(mx, k, v, mx);
+        seen |= k;
+        _mm512_mask_storeu_ps(p + i, m, _mm512_mask_blend_ps(k, lowest, v));
+    }
+    *any = seen != 0;
+    return _mm512_reduce_max_ps(mx);
+}
+
+float xgd_attn_logits(float *p, int64_t n, float scale, const uint8_t *keep, const float *slope, const int32_t *kpos,
+                      const float *bias, int *any) {
+    return xgd_cpu_avx512() ? attn_logits_avx512(p, n, scale, keep, slope, kpos, bias, any)
+                            : attn_logits_c(p, n, scale, keep, slope, kpos, bias, any);
 }
 
 /* ---- attention blocks, four queries ---- */
