@@ -12,10 +12,10 @@
  *     waits for a slowed core (units here are taken dynamically).
  * Half-precision weights are widened while packing, so the exact bf16/f16 path needs no f32 copy.
  *
- * Blocking (Goto/BLIS), per block of KC values of K:
- *   Ap (nkb, M_pad/MR, KC, MR): x packed once per call (in chunks of K of at most 16 MB) in panels
+ * Blocking (Goto/BLIS), per block of kc values of K (at most KC, or all of K up to 2 KC):
+ *   Ap (nkb, M_pad/MR, kc, MR): x packed once per call (in chunks of K of at most 16 MB) in panels
  *      of MR = 12 rows, k-major;
- *   Bp (ncp, KC, NR): a unit's block of op(A) in panels of NR = 32 outputs, k-major, zero past n_out.
+ *   Bp (ncp, kc, NR): a unit's block of op(A) in panels of NR = 32 outputs, k-major, zero past n_out.
  * A unit is up to MCP row panels x ncp column panels over all of K. For each A panel (kept in L1)
  * the unit's B panels stream from L2 through the micro-kernel, which keeps a 12x32 tile of y in 24
  * zmm registers: per k two loads of B, twelve broadcasts of A, 24 FMAs. y is loaded and stored
@@ -174,15 +174,19 @@ static int64_t column_block(int64_t np, int64_t nmb, int nt) {
 AVX512 static void gemm_avx512(float *y, const float *x, int64_t M, const void *A, xgd_dtype t, int64_t n_out,
                                int64_t n_in, int dotform, float beta, const float *bias, int64_t kbeg, int64_t kend) {
     const int nt = xgd_ops_threads(2.0 * (double)M * (double)n_out * (double)(kend - kbeg));
-    const int64_t np = (n_out + NR - 1) / NR, mp = (M + MR - 1) / MR, nkb = (kend - kbeg + KC - 1) / KC;
     /* equal K blocks of at most KC (a multiple of 16): K = 2048 as 6 x 352 instead of 5 x 384 + 128,
-     * whose last short block pays a whole y-tile pass for a third of the work */
+     * whose last short block pays a whole y-tile pass for a third of the work. K <= 2 KC (768: all
+     * of GPT-2's products but the MLP's second, and its LM head) goes in one block: the head's y
+     * (all positions' logits, 103 MB at B=4, T=128) then makes one trip to memory instead of
+     * being written, read back and written again (~2 % of the prefill) */
+    const int64_t np = (n_out + NR - 1) / NR, mp = (M + MR - 1) / MR;
+    const int64_t nkb = kend - kbeg <= 2 * KC ? 1 : (kend - kbeg + KC - 1) / KC;
     const int64_t kcb = ((kend - kbeg + nkb - 1) / nkb + 15) / 16 * 16;
     const int64_t nmb = (mp + MCP - 1) / MCP;
     const int64_t ncp = column_block(np, nmb, nt);
     const int64_t nnb = (np + ncp - 1) / ncp, units = nnb * nmb;
-    /* Ap (nkb, mp, KC, MR): all of x, packed once; Bp: one B block (KC, ncp*NR) per thread */
-    const size_t a_panel = (size_t)(MR * KC), b_block = (size_t)(KC * NR * ncp);
+    /* Ap (nkb, mp, kcb, MR): all of x, packed once; Bp: one B block (kcb, ncp*NR) per thread */
+    const size_t a_panel = (size_t)(MR * kcb), b_block = (size_t)(kcb * NR * ncp);
     float *Ap = xgd_scratch_get(XGD_SCRATCH_GEMM_A, sizeof(float) * (size_t)(nkb * mp) * a_panel);
     float *Bp_all = xgd_scratch_get(XGD_SCRATCH_GEMM_B, sizeof(float) * (size_t)nt * b_block);
     atomic_llong next;

@@ -1,6 +1,6 @@
 /* The own f32 GEMM (linear_gemm.c) directly, at the edges of its blocking: M around the 12-row tile
- * and the 576-row unit, N around the 32-column panel and the column blocks, K around the 384-value
- * K block and the 16 MB limit on packed x (K in chunks), f32/bf16/f16 weights in both layouts, beta
+ * and the 576-row unit, N around the 32-column panel and the column blocks, K around the one-block
+ * limit (768) and the 384-value K blocks, and the 16 MB limit on packed x (K in chunks), f32/bf16/f16 weights in both layouts, beta
  * 0 and 1, with and without bias, against a double-precision reference (per output |y - ref| <=
  * 1e-5 * sum|x*w| + 1e-6). And its promise that the result does not depend on the thread count or
  * schedule: one thread and two give the same bits, and two callers at once each get the product.
@@ -103,9 +103,10 @@ int main(void) {
     }
     xgd_rng_init(&t_rng, 7, 0);
     const xgd_dtype dts[3] = {XGD_F32, XGD_BF16, XGD_F16};
-    /* tile and panel edges, K blocks 1 and 2 (K = 385: a 1-value second block) */
-    const int64_t shapes[8][3] = {{12, 32, 16}, {13, 33, 17}, {25, 17, 385}, {1, 1, 1},
-                                  {24, 64, 384}, {37, 95, 800}, {11, 300, 5}, {40, 7, 100}};
+    /* tile and panel edges; K in one block up to 768, then in equal blocks of at most 384 (K = 769:
+     * 272 + 272 + 225; 800: 272 + 272 + 256) */
+    const int64_t shapes[8][3] = {{12, 32, 16}, {13, 33, 17}, {25, 17, 769}, {1, 1, 1},
+                                  {24, 64, 768}, {37, 95, 800}, {11, 300, 5}, {40, 7, 100}};
     for (int d = 0; d < 3; d++)
         for (int dot = 0; dot < 2; dot++)
             for (int s = 0; s < 8; s++)
