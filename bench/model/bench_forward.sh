@@ -30,7 +30,7 @@ shapes="gpt2:gpt2-124m llama:llama-1b"; [ "${1:-}" = --small ] && shapes="gpt2:g
 printf "%-12s %-9s %12s %12s %8s %12s %12s %8s %10s\n" model mode "xgd pre t/s" "torch pre" ratio "xgd dec t/s" "torch dec" ratio "DRAM GB/s"
 for s in $shapes; do
   fam=${s%%:*}; name=${s#*:}
-  heavy=(); args=(--batch 4 --prompt 128 --decode 16 --reps 3)
+  heavy=(); args=(--batch 4 --prompt 128 --decode 16 --reps 5)
   if [ "$name" = llama-1b ]; then
     args=(--batch 4 --prompt 128 --decode 8 --reps 2)
     [ -e /work/heavy.lock ] && [ "${XGD_HEAVY_LOCKED:-0}" != 1 ] && heavy=(flock /work/heavy.lock)
