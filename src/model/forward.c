@@ -37,21 +37,25 @@ void xgd_model_norm(const xgd_model *m, float *y, float *mean, float *rstd, cons
     else xgd_layernorm(y, mean, rstd, x, w, b, N, m->hp.hidden, m->hp.norm_eps);
 }
 
-/* Split a fused projection (N, 3H) into q, k, v (N, nH, hd). GPT-2 lays the features out as
- * [Q | K | V] blocks; BLOOM as (nH, 3, hd), i.e. per head q, k, v interleaved. */
-static void split_qkv(xgd_qkv_kind kind, const float *qkv, float *q, float *k, float *v, int64_t N, int nH, int hd) {
+/* Split a fused projection (N, 3H) into q (N, nH, hd) and k, v rows: row n = b*T + t of k and v
+ * goes to k/v + b*bstride + (past + t)*H, so that they can land in a KV cache directly (bstride =
+ * T*H, past = 0: packed as q). GPT-2 lays the features out as [Q | K | V] blocks; BLOOM as
+ * (nH, 3, hd), i.e. per head q, k, v interleaved. */
+static void split_qkv(xgd_qkv_kind kind, const float *qkv, float *q, float *k, float *v, int64_t N, int nH, int hd,
+                      int T, int64_t bstride, int past) {
     int64_t H = (int64_t)nH * hd;
     for (int64_t n = 0; n < N; n++) {
         const float *r = qkv + n * 3 * H;
+        const int64_t kv = n / T * bstride + (past + n % T) * H;
         if (kind == QKV_BLOCKS) {
             memcpy(q + n * H, r, sizeof(float) * (size_t)H);
-            memcpy(k + n * H, r + H, sizeof(float) * (size_t)H);
-            memcpy(v + n * H, r + 2 * H, sizeof(float) * (size_t)H);
+            memcpy(k + kv, r + H, sizeof(float) * (size_t)H);
+            memcpy(v + kv, r + 2 * H, sizeof(float) * (size_t)H);
         } else {
             for (int h = 0; h < nH; h++) {
                 memcpy(q + n * H + (int64_t)h * hd, r + (int64_t)h * 3 * hd, sizeof(float) * (size_t)hd);
-                memcpy(k + n * H + (int64_t)h * hd, r + (int64_t)h * 3 * hd + hd, sizeof(float) * (size_t)hd);
-                memcpy(v + n * H + (int64_t)h * hd, r + (int64_t)h * 3 * hd + 2 * hd, sizeof(float) * (size_t)hd);
+                memcpy(k + kv + (int64_t)h * hd, r + (int64_t)h * 3 * hd + hd, sizeof(float) * (size_t)hd);
+                memcpy(v + kv + (int64_t)h * hd, r + (int64_t)h * 3 * hd + 2 * hd, sizeof(float) * (size_t)hd);
             }
         }
     }
@@ -89,13 +93,18 @@ static void attention(const xgd_model *m, int l, xgd_block_acts *a, const xgd_bl
     int64_t N = (int64_t)B * T, KVD = (int64_t)nKV * hd;
     /* with qk-norm, training keeps the raw projections in q_raw/k_raw; inference normalises in place */
     float *q = hp->qk_norm && a->q_raw ? a->q_raw : a->q, *k = hp->qk_norm && a->k_raw ? a->k_raw : a->k;
+    /* a fused projection of a family without RoPE or qk-norm (GPT-2, BLOOM) puts k and v straight
+     * into the cache when there is one: two copies of (N, H) fewer per layer */
+    const int direct = m->fam->qkv != QKV_SEPARATE && io->kc != a->k && !hp->qk_norm &&
+                       m->fam->pos != POS_ROPE && m->fam->pos != POS_ROPE_INTERLEAVED;
     if (m->fam->qkv == QKV_SEPARATE) {
         xgd_lin(q, a->h, N, &L->q, L->q_b, L->lora[XGD_LORA_Q]);
         xgd_lin(k, a->h, N, &L->k, L->k_b, L->lora[XGD_LORA_K]);
         xgd_lin(a->v, a->h, N, &L->v, L->v_b, L->lora[XGD_LORA_V]);
     } else {
         xgd_lin(a->qkv, a->h, N, &L->qkv, L->qkv_b, L->lora[XGD_LORA_QKV]);
-        split_qkv(m->fam->qkv, a->qkv, q, k, a->v, N, nH, hd);
+        if (direct) split_qkv(m->fam->qkv, a->qkv, q, io->kc, io->vc, N, nH, hd, T, io->kv_bstride, io->past);
+        else split_qkv(m->fam->qkv, a->qkv, q, k, a->v, N, nH, hd, T, (int64_t)T * KVD, 0);
     }
     if (hp->qk_norm) {
         head_norm(a->q, a->qn_mean, a->qn_rstd, q, L->q_norm, N, nH, hd, hp->norm_eps);
@@ -107,7 +116,7 @@ static void attention(const xgd_model *m, int l, xgd_block_acts *a, const xgd_bl
         xgd_rope(a->k, io->pos, N, nKV, hd, m->inv_freq, inter);
     }
     /* append k, v at (b, past + t) unless attention reads them in place (training) */
-    if (io->kc != a->k)
+    if (io->kc != a->k && !direct)
         for (int b = 0; b < B; b++)
             for (int t = 0; t < T; t++) {
                 int64_t n = (int64_t)b * T + t, slot = (int64_t)b * io->kv_bstride + (int64_t)(io->past + t) * KVD;
