@@ -4,8 +4,9 @@
 #   bash bench/model/bench_forward.sh [--small|--large]   (--small: GPT-2 shape only; --large: Llama only)
 # Needs build/ (bash scripts/setup). Models are written once under ${XGD_BENCH_DIR:-/tmp/xgd-bench}
 # (GPT-2: 0.25 + 0.5 GB; Llama: 2.2 + 4.4 GB). Runtime on a 2-core machine, quiet / busy: --small
-# ~2 / 5 min, --large 2.5 / 11 min (the Llama shape uses 2 repetitions and 8 decode steps and runs
-# PyTorch once, to stay bounded), both about the sum; creating the models once adds ~1 min.
+# ~2.5 / 5 min, --large 3.5 / 11 min (GPT-2: 5 repetitions; the Llama shape uses 2 repetitions and 8
+# decode steps and runs PyTorch once, to stay bounded), both about the sum; creating the models once
+# adds ~1 min. Both sides run one untimed prefill first (page faults of the first call).
 # The Llama shape needs ~10 GB of RAM (f32 weights plus PyTorch's copy), so its steps run under
 # `flock /work/heavy.lock` when that file exists (shared machines: two big runs never meet; set
 # XGD_HEAVY_LOCKED=1 when the caller already holds it).
