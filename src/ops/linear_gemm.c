@@ -18,7 +18,7 @@
  *   Bp (ncp, kc, NR): a unit's block of op(A) in panels of NR = 32 outputs, k-major, zero past n_out.
  * A unit is up to MCP row panels x ncp column panels over all of K. For each A panel (kept in L1)
  * the unit's B panels stream from L2 through the micro-kernel, which keeps a 12x32 tile of y in 24
- * zmm registers: per k two loads of B, twelve broadcasts of A, 24 FMAs. y is loaded and stored
+ * zmm registers: per k two loads of B and 24 FMAs that broadcast A from memory. y is loaded and stored
  * once per K block. A row's result depends on neither the thread count nor the schedule (every
  * output sums its K blocks in order, each in one kernel call). */
 #include "ops/linear_internal.h"
@@ -121,13 +121,13 @@ AVX512 static void micro_kernel(int64_t kc, const float *a, const float *b, floa
     TILE_REG(0, 8, 9); TILE_REG(1, 10, 11); TILE_REG(2, 12, 13); TILE_REG(3, 14, 15); TILE_REG(4, 16, 17);
     TILE_REG(5, 18, 19); TILE_REG(6, 20, 21); TILE_REG(7, 22, 23); TILE_REG(8, 24, 25); TILE_REG(9, 26, 27);
     TILE_REG(10, 28, 29); TILE_REG(11, 30, 31);
-    /* Per k: two loads of b, then 24 FMAs whose a operand is broadcast from memory inside the
-     * FMA (asm: the compiler loads each a value once into a register for both of its FMAs, 12
-     * more instructions per k). 28 instead of 40 instructions per 24 FMAs matters on a shared
-     * host: when the other hyperthread of the core is busy, the front end issues half as many
-     * instructions per cycle, and this loop then ran at 75-80 % of the FMA peak instead of
-     * 85-97 % (measured in alternation on the 2-vCPU VM). No software prefetch of b: the
-     * hardware keeps up with the sequential panel and the prefetches were more instructions. */
+    /* Per k: two loads of b, then 24 FMAs whose a operand is broadcast from memory inside the FMA
+     * (asm: the compiler loads each a value once into a register for both of its FMAs, 12 more
+     * instructions per k). ~28 instead of ~44 instructions per k (with the former two prefetches
+     * and the loop counters) matters on a shared host: when the other hyperthread of the core is
+     * busy, the front end issues half as many instructions per cycle, and the former loop then ran
+     * at 75-80 % of the FMA peak instead of 85-97 % (measured in alternation on the 2-vCPU VM). No
+     * software prefetch of b: the hardware keeps up with the sequential panel. */
 #pragma GCC unroll 2
     for (int64_t k = 0; k < kc; k++) {
         const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
