@@ -1,9 +1,9 @@
 /* Small-M products with f32/f16/bf16 weights (decode, short prompts). Each weight row is widened
  * to f32 in registers and used for all M activation rows at once, so the weight streams from
  * memory once per call and no f32 copy of it is ever made: bf16 through the pair-order kernels
- * below, f32 with one row through xgd_dot_rows with the weight rows as its x rows (four per pass)
- * and xgd_axpy_f32_rows8 (eight rows per pass), the next group prefetched, f32/f16 otherwise (and bf16 without AVX-512) through
- * xgd_dot_rows/xgd_axpy_rows. */
+ * below; f32 with one row through xgd_dot_rows with the weight rows as its x rows (four per pass)
+ * and xgd_axpy_f32_rows8 (eight rows per pass), the next group prefetched; f32/f16 otherwise (and
+ * bf16 without AVX-512) through xgd_dot_rows/xgd_axpy_rows. */
 #include "ops/linear_internal.h"
 #include "ops/ops_internal.h"
 #include "base/err.h"

@@ -147,9 +147,6 @@ static void axpy_rows_c(float *y, int64_t ldy, const float *s, int64_t lds, int6
     }
 }
 
-
-
-
 /* (sum a0, sum a1, sum a2, sum a3) with one shared add tree: 512 -> 256 bits per vector, then
  * three horizontal adds and a fold of the two 128-bit lanes (a third of four separate reductions) */
 AVX512 static inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
